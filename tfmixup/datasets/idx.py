@@ -1,0 +1,158 @@
+"""Reader for the IDX format that MNIST, Fashion-MNIST and KMNIST ship in.
+
+An IDX file is a big-endian header followed by raw data:
+
+  bytes 0-1   zero
+  byte  2     data type code (0x08 = unsigned byte, the only one used here)
+  byte  3     number of dimensions, d
+  4*d bytes   each dimension's size as a big-endian uint32
+  rest        prod(sizes) items of the data type
+
+Images are `0x00000803` (d = 3: count, rows, cols) and labels `0x00000801`
+(d = 1: count). Files may be gzip-compressed (`.gz`, detected by content).
+"""
+
+import gzip
+import os
+import zlib
+
+import numpy as np
+
+from tfmixup.datasets.errors import IdxFormatError
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_UBYTE = 0x08
+IMAGES_NDIM = 3
+LABELS_NDIM = 1
+
+
+def _read_bytes(path: str) -> bytes:
+  """Returns the file's content, decompressed if it is gzip data."""
+  with open(path, "rb") as f:
+    raw = f.read()
+  if raw[:2] != _GZIP_MAGIC:
+    return raw
+  try:
+    return gzip.decompress(raw)
+  except (OSError, EOFError, zlib.error) as e:
+    raise IdxFormatError(f"{path}: corrupt or truncated gzip data ({e})") from e
+
+
+def read_idx(path: str | os.PathLike, expected_ndim: int) -> np.ndarray:
+  """Reads one unsigned-byte IDX file.
+
+  Args:
+    path: the file, plain or gzip-compressed.
+    expected_ndim: 3 for an images file, 1 for a labels file.
+
+  Returns:
+    A uint8 array of the header's shape: `[count, rows, cols]` for images,
+    `[count]` for labels.
+
+  Raises:
+    IdxFormatError: the magic number, dimension count or data size is not
+      what the header and `expected_ndim` require, or the gzip data is
+      corrupt.
+  """
+  path = os.fspath(path)
+  data = _read_bytes(path)
+  if len(data) < 4:
+    raise IdxFormatError(f"{path}: {len(data)} bytes is too short for an IDX header")
+  zero, dtype_code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
+  expected_magic = (_UBYTE << 8) | expected_ndim
+  magic = int.from_bytes(data[:4], "big")
+  if zero != 0 or dtype_code != _UBYTE or ndim != expected_ndim:
+    raise IdxFormatError(
+        f"{path}: magic number 0x{magic:08x}, expected 0x{expected_magic:08x}"
+        f" (unsigned bytes, {expected_ndim} dimension(s))"
+    )
+  header_size = 4 + 4 * ndim
+  if len(data) < header_size:
+    raise IdxFormatError(f"{path}: truncated header ({len(data)} bytes)")
+  shape = tuple(
+      int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
+  )
+  expected_size = header_size + int(np.prod(shape, dtype=np.int64))
+  if len(data) != expected_size:
+    kind = "truncated" if len(data) < expected_size else "has trailing bytes"
+    raise IdxFormatError(
+        f"{path}: {kind}: header says shape {shape} ({expected_size} bytes),"
+        f" file holds {len(data)} bytes"
+    )
+  return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
+
+
+def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
+  """Writes a uint8 array as an IDX file, gzip-compressed if `path` ends in .gz.
+
+  The inverse of `read_idx`; used to build small datasets for tests and
+  examples.
+
+  Args:
+    path: where to write.
+    array: uint8 values of any rank from 1 to 255.
+  """
+  array = np.ascontiguousarray(array, dtype=np.uint8)
+  header = bytes([0, 0, _UBYTE, array.ndim]) + b"".join(
+      int(n).to_bytes(4, "big") for n in array.shape
+  )
+  payload = header + array.tobytes()
+  if os.fspath(path).endswith(".gz"):
+    payload = gzip.compress(payload, compresslevel=1)
+  with open(path, "wb") as f:
+    f.write(payload)
+
+
+def find_split_files(data_dir: str | os.PathLike, split: str) -> tuple[str, str] | None:
+  """Finds the images and labels files of a split in a directory.
+
+  Accepts the standard names (`train-images-idx3-ubyte`,
+  `t10k-labels-idx1-ubyte`, ...), with a `.` instead of the last `-`, plain
+  or `.gz`.
+
+  Args:
+    data_dir: directory to look in.
+    split: "train" or "test" ("test" files are named `t10k-...`).
+
+  Returns:
+    `(images_path, labels_path)`, or None when either file is missing.
+  """
+  prefix = {"train": "train", "test": "t10k"}[split]
+  found = []
+  for kind, ndim in (("images", IMAGES_NDIM), ("labels", LABELS_NDIM)):
+    candidates = [
+        os.path.join(data_dir, f"{prefix}-{kind}{sep}idx{ndim}-ubyte{ext}")
+        for sep in ("-", ".")
+        for ext in ("", ".gz")
+    ]
+    existing = [c for c in candidates if os.path.isfile(c)]
+    if not existing:
+      return None
+    found.append(existing[0])
+  return found[0], found[1]
+
+
+def read_split(data_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.ndarray]:
+  """Reads one split of an IDX dataset directory.
+
+  Args:
+    data_dir: directory holding the four IDX files.
+    split: "train" or "test".
+
+  Returns:
+    `(images uint8 [N, rows, cols], labels uint8 [N])`.
+
+  Raises:
+    IdxFormatError: a file is missing, malformed, or the counts differ.
+  """
+  paths = find_split_files(data_dir, split)
+  if paths is None:
+    raise IdxFormatError(f"{data_dir}: no IDX files for the {split!r} split")
+  images = read_idx(paths[0], IMAGES_NDIM)
+  labels = read_idx(paths[1], LABELS_NDIM)
+  if images.shape[0] != labels.shape[0]:
+    raise IdxFormatError(
+        f"{data_dir}: {images.shape[0]} images but {labels.shape[0]} labels"
+        f" in the {split!r} split"
+    )
+  return images, labels

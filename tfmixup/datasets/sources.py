@@ -1,0 +1,206 @@
+"""Data sources: image-classification splits as in-memory arrays or tf.data.
+
+Two sources, chosen per call:
+  * a local directory holding the four standard IDX files (MNIST,
+    Fashion-MNIST, KMNIST are distributed this way): used whenever
+    `data_dir` holds them;
+  * TensorFlow Datasets (`tfds.load`), which downloads on first use.
+
+Both give the same thing: `ImageArrays`, uint8 images `[N, H, W, C]` and
+int64 labels `[N]` held in memory, optionally restricted to a subset of the
+classes and relabelled 0..k-1. MNIST is 47 MB as uint8; keeping it uint8 and
+normalizing per batch is what lets the mixing stages gather batches cheaply.
+"""
+
+import dataclasses
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import tensorflow as tf
+
+from tfmixup.datasets import idx
+from tfmixup.datasets.errors import DataError, DataUnavailableError
+
+SPLITS = ("train", "test")
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageArrays:
+  """A labelled image split held in memory.
+
+  Attributes:
+    images: uint8 `[N, H, W, C]`, pixel values 0-255.
+    labels: int64 `[N]`, values in `[0, num_classes)`.
+    class_names: name of each label value, in label order.
+    source_classes: the original label of each class (for a subset, the
+      classes kept, in the order given; otherwise 0..K-1).
+  """
+
+  images: np.ndarray
+  labels: np.ndarray
+  class_names: tuple[str, ...]
+  source_classes: tuple[int, ...]
+
+  @property
+  def num_classes(self) -> int:
+    return len(self.class_names)
+
+  def __len__(self) -> int:
+    return int(self.labels.shape[0])
+
+  def take(self, count: int) -> "ImageArrays":
+    """Returns the first `count` examples (all of them if fewer)."""
+    return dataclasses.replace(self, images=self.images[:count], labels=self.labels[:count])
+
+  def to_dataset(self) -> tf.data.Dataset:
+    """Returns a tf.data.Dataset of `(image float32 [H, W, C] in [0, 1], label int64)`."""
+    ds = tf.data.Dataset.from_tensor_slices((self.images, self.labels))
+    return ds.map(
+        lambda image, label: (tf.cast(image, tf.float32) / 255.0, label),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+
+
+def _check_split(split: str) -> None:
+  if split not in SPLITS:
+    raise DataError(f"split must be one of {SPLITS}, got {split!r}")
+
+
+def select_classes(data: ImageArrays, classes: Sequence[int]) -> ImageArrays:
+  """Keeps only some classes and relabels them 0..k-1 in the order given.
+
+  Args:
+    data: the full split.
+    classes: original labels to keep, e.g. `(6, 8, 9)`; `classes[i]` becomes
+      label `i`.
+
+  Returns:
+    The subset, with `class_names` and `source_classes` in the given order.
+
+  Raises:
+    DataError: `classes` is empty, repeats a class, or names one the data
+      does not have.
+  """
+  classes = tuple(int(c) for c in classes)
+  if not classes:
+    raise DataError("classes is empty: name at least one class to keep")
+  if len(set(classes)) != len(classes):
+    raise DataError(f"classes {classes} repeats a class")
+  unknown = [c for c in classes if not 0 <= c < data.num_classes]
+  if unknown:
+    raise DataError(
+        f"classes {unknown} are not in this dataset (labels 0..{data.num_classes - 1})"
+    )
+  # Lookup table from original label to new label (-1: dropped).
+  relabel = np.full(data.num_classes, -1, dtype=np.int64)
+  relabel[list(classes)] = np.arange(len(classes))
+  new_labels = relabel[data.labels]
+  keep = new_labels >= 0
+  return ImageArrays(
+      images=data.images[keep],
+      labels=new_labels[keep],
+      class_names=tuple(data.class_names[c] for c in classes),
+      source_classes=tuple(data.source_classes[c] for c in classes),
+  )
+
+
+def _from_idx(data_dir: str, split: str) -> ImageArrays:
+  images, labels = idx.read_split(data_dir, split)
+  num_classes = int(labels.max()) + 1 if labels.size else 0
+  return ImageArrays(
+      images=images[..., np.newaxis],
+      labels=labels.astype(np.int64),
+      class_names=tuple(str(c) for c in range(num_classes)),
+      source_classes=tuple(range(num_classes)),
+  )
+
+
+def _from_tfds(name: str, split: str, data_dir: str | None) -> ImageArrays:
+  # Imported here: tensorflow_datasets is slow to import and not needed for
+  # local IDX data.
+  import tensorflow_datasets as tfds  # noqa: PLC0415
+
+  try:
+    builder = tfds.builder(name, data_dir=data_dir)
+  except Exception as e:  # TFDS raises several types for unknown names.
+    raise DataError(f"TFDS has no dataset named {name!r} ({type(e).__name__})") from e
+  try:
+    builder.download_and_prepare()
+  except Exception as e:  # Network errors come in many types; all mean the same here.
+    where = f"data_dir={data_dir!r} holds no IDX files, and " if data_dir else ""
+    raise DataUnavailableError(
+        f"cannot load {name!r}: {where}TFDS could not download it"
+        f" ({type(e).__name__}). Either point data_dir (--data_dir) at a directory"
+        " with the four IDX files (train-images-idx3-ubyte[.gz], ...), or run once"
+        " with internet access so TFDS can download and cache it."
+    ) from e
+  images, labels = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, as_supervised=True))
+  if images.ndim != 4 or images.dtype != np.uint8:
+    raise DataError(
+        f"{name!r} is not an image-classification dataset of uint8 [N, H, W, C]"
+        f" images (got {images.dtype} {images.shape})"
+    )
+  label_feature = builder.info.features[builder.info.supervised_keys[1]]
+  return ImageArrays(
+      images=images,
+      labels=labels.astype(np.int64),
+      class_names=tuple(label_feature.names),
+      source_classes=tuple(range(label_feature.num_classes)),
+  )
+
+
+def load_arrays(
+    name: str = "mnist",
+    split: str = "train",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    classes: Sequence[int] | None = None,
+) -> ImageArrays:
+  """Loads one split of an image-classification dataset into memory.
+
+  IDX files in `data_dir` are used when present (the name is then only a
+  label); otherwise TFDS loads `name`, downloading it to `data_dir` (or the
+  TFDS default) if needed.
+
+  Args:
+    name: a TFDS dataset name: "mnist", "fashion_mnist", "kmnist", "cifar10", ...
+    split: "train" or "test".
+    data_dir: directory with IDX files, or the TFDS data directory.
+    classes: original labels to keep, relabelled 0..k-1 in this order.
+
+  Returns:
+    The split as `ImageArrays`.
+
+  Raises:
+    DataError: bad split or classes, or a dataset that is not image
+      classification.
+    IdxFormatError: IDX files present but truncated or corrupt.
+    DataUnavailableError: no local files and TFDS could not download.
+  """
+  _check_split(split)
+  data_dir = os.fspath(data_dir) if data_dir is not None else None
+  if data_dir is not None and not os.path.isdir(data_dir):
+    raise DataUnavailableError(f"data_dir {data_dir!r} is not a directory")
+  if data_dir is not None and idx.find_split_files(data_dir, split) is not None:
+    data = _from_idx(data_dir, split)
+  else:
+    data = _from_tfds(name, split, data_dir)
+  return select_classes(data, classes) if classes is not None else data
+
+
+def load(
+    name: str = "mnist",
+    split: str = "train",
+    *,
+    data_dir: str | os.PathLike | None = None,
+    classes: Sequence[int] | None = None,
+) -> tf.data.Dataset:
+  """Loads one split as a tf.data.Dataset of normalized images.
+
+  Same arguments and errors as `load_arrays`.
+
+  Returns:
+    A dataset of `(image float32 [H, W, C] in [0, 1], label int64)`.
+  """
+  return load_arrays(name, split, data_dir=data_dir, classes=classes).to_dataset()

@@ -1,0 +1,331 @@
+"""Mixup and pair sampling as tf.data stages feeding any Keras model.
+
+Each stage pairs every example with a partner from a second, independently
+shuffled pass over the same data, batches, and then mixes whole batches in
+one vectorized map. Output batches are Keras-ready
+`(images float32 [B, H, W, C], labels float32 [B, K])`.
+
+Two inputs, one plumbing:
+
+* In-memory arrays (`ImageArrays`, or an `(images, labels)` tuple): the fast
+  path. Nothing is shuffled element by element. For each batch, its positions
+  in the epoch are mapped through two seeded permutations of the whole
+  dataset (`tf.random.experimental.index_shuffle`), and one fused map gathers
+  both sets of examples from the uint8 arrays, normalizes, one-hots, draws λ
+  and mixes.
+* Any `tf.data.Dataset` of `(image, label)`: two `shuffle` copies with
+  different seeds, each batched, zipped, and mixed by the same map. Use this
+  for data that does not fit in memory.
+
+Randomness. Every draw is stateless and derived from `seed`. What changes
+from epoch to epoch is a 64-bit key that `Dataset.random(seed,
+rerandomize_each_iteration=True)` hands to each new iteration (Keras starts
+one per epoch); permutations and λ are functions of (seed, key, step). So the
+same seed gives the same stream of batches in every run and process, and
+each epoch has new pairs and new λ. Not covered: the key stream, like
+`Dataset.shuffle`, also depends on TensorFlow's global seed, so call
+`tf.random.set_seed` / `keras.utils.set_random_seed` the same way (or not at
+all) in runs that must match; and a run resumed mid-training (e.g. by
+`keras.callbacks.BackupAndRestore`) restarts the key stream at epoch 0.
+"""
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import tensorflow as tf
+
+from tfmixup.datasets import draws, mixing
+from tfmixup.datasets.errors import DataError, LabelError
+from tfmixup.datasets.labels import LabelFormat, label_format, to_rows
+from tfmixup.datasets.sources import ImageArrays
+
+Data = tf.data.Dataset | ImageArrays | tuple[np.ndarray, np.ndarray]
+# (images_a, labels_a, images_b, labels_b, seed) -> (images, labels)
+Combine = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+
+# Salts that make the stage's independent streams use different seeds.
+_STREAM_A, _STREAM_B, _LAMBDA = 0, 1, 2
+
+
+def _check_positive_int(name: str, value: object) -> int:
+  if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+    raise DataError(f"{name} must be a positive integer, got {value!r}")
+  return int(value)
+
+
+def _check_seed(seed: object) -> int:
+  if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+    raise DataError(f"seed must be an integer, got {seed!r}")
+  return int(seed)
+
+
+def check_alpha(alpha: float) -> float:
+  """Returns α as a float, or raises DataError unless it is finite and > 0."""
+  try:
+    value = float(alpha)
+  except (TypeError, ValueError):
+    raise DataError(f"alpha must be a number > 0, got {alpha!r}") from None
+  if not math.isfinite(value) or value <= 0:
+    raise DataError(f"alpha must be finite and > 0, got {alpha!r}")
+  return value
+
+
+def _to_float_images(images: tf.Tensor) -> tf.Tensor:
+  """uint8 0-255 -> float32 0-1; float images are only cast."""
+  if images.dtype == tf.uint8:
+    return tf.cast(images, tf.float32) / 255.0
+  return tf.cast(images, tf.float32)
+
+
+def _check_image_spec(dtype: tf.DType, rank: int | None, where: str) -> None:
+  if rank != 3 or not (dtype == tf.uint8 or dtype.is_floating):
+    raise DataError(
+        f"{where}: images must be uint8 or float of shape [H, W, C] per example,"
+        f" got {dtype.name} of rank {rank}"
+    )
+
+
+def _arrays_of(data: ImageArrays | tuple, num_classes: int | None) -> tuple[np.ndarray, np.ndarray, LabelFormat]:
+  """Validates in-memory data; returns images [N,H,W,C], labels, format."""
+  if isinstance(data, ImageArrays):
+    images, labels = data.images, data.labels
+    num_classes = data.num_classes if num_classes is None else num_classes
+  elif len(data) == 2:
+    images, labels = np.asarray(data[0]), np.asarray(data[1])
+  else:
+    raise DataError(f"expected (images, labels), got a tuple of {len(data)}")
+  if images.ndim == 3:  # [N, H, W] grayscale: add the channel axis.
+    images = images[..., np.newaxis]
+  _check_image_spec(tf.as_dtype(images.dtype), images.ndim - 1, "arrays")
+  if len(images) != len(labels):
+    raise DataError(f"{len(images)} images but {len(labels)} labels")
+  if len(images) == 0:
+    raise DataError("no examples: the data is empty")
+  fmt = label_format(tf.as_dtype(labels.dtype), labels.shape[1:], num_classes)
+  # Values are checked once here, so the per-batch map need not.
+  if fmt.sparse and (labels.min() < 0 or labels.max() >= fmt.num_classes):
+    raise LabelError(
+        f"class ids must be in [0, {fmt.num_classes}), got {labels.min()}..{labels.max()}"
+    )
+  if not fmt.sparse and (labels.min() < 0 or not np.allclose(labels.sum(axis=1), 1.0, atol=1e-3)):
+    raise LabelError("label rows must be non-negative and sum to 1")
+  return images, labels, fmt
+
+
+def _from_arrays(
+    data: ImageArrays | tuple,
+    combine: Combine | None,
+    *,
+    batch_size: int,
+    seed: int | None,
+    num_classes: int | None,
+    drop_remainder: bool,
+) -> tf.data.Dataset:
+  images, labels, fmt = _arrays_of(data, num_classes)
+  size = len(labels)
+  num_batches = size // batch_size if drop_remainder else -(-size // batch_size)
+  if num_batches == 0:
+    raise DataError(f"drop_remainder with {size} examples < batch_size {batch_size} leaves no batch")
+  images_t, labels_t = tf.constant(images), tf.constant(labels)
+
+  def fetch(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    x = _to_float_images(tf.gather(images_t, indices))
+    return x, to_rows(tf.gather(labels_t, indices), fmt, check=False)
+
+  def positions(step: tf.Tensor) -> tf.Tensor:
+    start = step * batch_size
+    return tf.range(start, tf.minimum(start + batch_size, size), dtype=tf.int64)
+
+  if seed is None:  # In order, no mixing: evaluation.
+    steps = tf.data.Dataset.range(num_batches)
+    return steps.map(lambda step: fetch(positions(step)), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+        tf.data.AUTOTUNE
+    )
+
+  def batch(key: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    epoch_seed = tf.stack([tf.constant(seed, tf.int64), key])
+    pos = positions(step)
+    x_a, y_a = fetch(draws.shuffled_indices(pos, draws.derive_seed(epoch_seed, _STREAM_A), size))
+    if combine is None:
+      return x_a, y_a
+    x_b, y_b = fetch(draws.shuffled_indices(pos, draws.derive_seed(epoch_seed, _STREAM_B), size))
+    return combine(x_a, y_a, x_b, y_b, draws.derive_seed(epoch_seed, _LAMBDA, step))
+
+  # One key per iteration (epoch), then one element per batch.
+  keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
+  steps = keys.flat_map(lambda key: tf.data.Dataset.range(num_batches).map(lambda step: (key, step)))
+  ds = steps.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
+  return ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
+
+
+def _from_dataset(
+    dataset: tf.data.Dataset,
+    combine: Combine | None,
+    *,
+    batch_size: int,
+    seed: int | None,
+    num_classes: int | None,
+    drop_remainder: bool,
+    shuffle_buffer: int | None,
+) -> tf.data.Dataset:
+  spec = dataset.element_spec
+  if not isinstance(spec, tuple) or len(spec) != 2:
+    raise DataError(f"dataset elements must be (image, label) pairs, got {spec}")
+  _check_image_spec(spec[0].dtype, spec[0].shape.rank, "dataset")
+  fmt = label_format(spec[1].dtype, spec[1].shape, num_classes)
+
+  def prepare(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    return _to_float_images(images), to_rows(labels, fmt)
+
+  if seed is None:
+    return dataset.batch(batch_size, drop_remainder=drop_remainder).map(
+        prepare, num_parallel_calls=tf.data.AUTOTUNE
+    ).prefetch(tf.data.AUTOTUNE)
+  if shuffle_buffer is None:
+    cardinality = int(dataset.cardinality())
+    if cardinality < 1:
+      raise DataError("the dataset's size is unknown or infinite: pass shuffle_buffer")
+    shuffle_buffer = cardinality
+  shuffle_buffer = _check_positive_int("shuffle_buffer", shuffle_buffer)
+  # Two independent shuffles: the same seed twice would pair each example with itself.
+  seed_a, seed_b, seed_keys = (int(s) for s in np.random.SeedSequence(seed).generate_state(3))
+
+  def stream(stream_seed: int) -> tf.data.Dataset:
+    shuffled = dataset.shuffle(shuffle_buffer, seed=stream_seed, reshuffle_each_iteration=True)
+    return shuffled.batch(batch_size, drop_remainder=drop_remainder)
+
+  if combine is None:
+    return stream(seed_a).map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+  def batch(a: tuple, b: tuple, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    (x_a, y_a), (x_b, y_b) = prepare(*a), prepare(*b)
+    lambda_seed = draws.derive_seed(tf.stack([tf.constant(seed, tf.int64), key]), _LAMBDA)
+    return combine(x_a, y_a, x_b, y_b, lambda_seed)
+
+  keys = tf.data.Dataset.random(seed=seed_keys, rerandomize_each_iteration=True)
+  zipped = tf.data.Dataset.zip(stream(seed_a), stream(seed_b), keys)
+  return zipped.map(batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def _stage(
+    data: Data,
+    combine: Combine | None,
+    *,
+    batch_size: int,
+    seed: int | None,
+    num_classes: int | None,
+    drop_remainder: bool,
+    shuffle_buffer: int | None,
+) -> tf.data.Dataset:
+  batch_size = _check_positive_int("batch_size", batch_size)
+  seed = None if seed is None else _check_seed(seed)
+  common = dict(batch_size=batch_size, seed=seed, num_classes=num_classes, drop_remainder=drop_remainder)
+  if isinstance(data, tf.data.Dataset):
+    return _from_dataset(data, combine, shuffle_buffer=shuffle_buffer, **common)
+  if isinstance(data, ImageArrays | tuple | list):
+    return _from_arrays(data, combine, **common)
+  raise DataError(
+      f"data must be a tf.data.Dataset, ImageArrays or (images, labels) arrays, got {type(data).__name__}"
+  )
+
+
+def mixup(
+    data: Data,
+    *,
+    batch_size: int,
+    seed: int,
+    alpha: float = 1.0,
+    num_classes: int | None = None,
+    drop_remainder: bool = False,
+    shuffle_buffer: int | None = None,
+) -> tf.data.Dataset:
+  """Mixup batches: each example mixed with a partner from an independent shuffle.
+
+  Per sample, λ ~ Beta(α, α); image and label rows are mixed with the same λ
+  (see `mixing.mix_batches`).
+
+  Args:
+    data: `ImageArrays`, `(images [N, H, W, C] uint8 or float, labels)`
+      arrays, or a `tf.data.Dataset` of `(image [H, W, C], label)`. uint8
+      images are scaled to [0, 1]; float images are used as they are.
+      Labels: integer ids `[]` with `num_classes`, or float rows `[K]`.
+    batch_size: examples per batch; the last batch may be smaller.
+    seed: every random choice derives from it (see the module docstring).
+    alpha: Beta concentration α > 0. 1.0 draws λ uniformly, as in the Mixup
+      authors' CIFAR-10 code; small α keeps λ near 0 or 1.
+    num_classes: K for integer labels (defaults to `ImageArrays.num_classes`).
+    drop_remainder: drop the last, smaller batch.
+    shuffle_buffer: for a `tf.data.Dataset` input, the `shuffle` buffer
+      (default: the whole dataset, which must then have a known size).
+
+  Returns:
+    A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`,
+    one epoch per iteration, new pairs and λ each iteration.
+
+  Raises:
+    DataError: bad α, batch size, seed, or image shape/dtype.
+    LabelError: labels of a format the stage cannot mix (see `labels.py`).
+  """
+  alpha = check_alpha(alpha)
+
+  def combine(x_a, y_a, x_b, y_b, seed_):
+    lam = draws.sample_beta(tf.shape(x_a)[:1], alpha, seed_)
+    return mixing.mix_batches(x_a, y_a, x_b, y_b, lam)
+
+  return _stage(
+      data, combine, batch_size=batch_size, seed=seed, num_classes=num_classes,
+      drop_remainder=drop_remainder, shuffle_buffer=shuffle_buffer,
+  )
+
+
+def pair_sampling(
+    data: Data,
+    *,
+    batch_size: int,
+    seed: int,
+    num_classes: int | None = None,
+    drop_remainder: bool = False,
+    shuffle_buffer: int | None = None,
+) -> tf.data.Dataset:
+  """SamplePairing batches: each image averaged with a partner, first label kept.
+
+  Args and errors as `mixup` (without α).
+
+  Returns:
+    A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`
+    where each label row is the one-hot label of the first image.
+  """
+
+  def combine(x_a, y_a, x_b, y_b, seed_):
+    del y_b, seed_  # The partner's label and λ play no part.
+    return mixing.pair_batches(x_a, y_a, x_b)
+
+  return _stage(
+      data, combine, batch_size=batch_size, seed=seed, num_classes=num_classes,
+      drop_remainder=drop_remainder, shuffle_buffer=shuffle_buffer,
+  )
+
+
+def batches(
+    data: Data,
+    *,
+    batch_size: int,
+    seed: int | None = None,
+    num_classes: int | None = None,
+    drop_remainder: bool = False,
+    shuffle_buffer: int | None = None,
+) -> tf.data.Dataset:
+  """Plain batches, no mixing, in the same format: for ERM training and evaluation.
+
+  Args:
+    data, batch_size, num_classes, drop_remainder, shuffle_buffer: as `mixup`.
+    seed: shuffle each epoch from this seed; None keeps the data's order.
+
+  Returns:
+    A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`.
+  """
+  return _stage(
+      data, None, batch_size=batch_size, seed=seed, num_classes=num_classes,
+      drop_remainder=drop_remainder, shuffle_buffer=shuffle_buffer,
+  )

@@ -1,0 +1,44 @@
+"""Reports in the study's form: train (test) accuracy, mean ± std over runs."""
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+METHOD_LABELS = {"erm": "without", "mixup": "Mixup", "pair_sampling": "pair sampling"}
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+  """Mean and sample standard deviation (ddof=1; NaN for a single value)."""
+  values = np.asarray(values, dtype=np.float64)
+  std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
+  return float(np.mean(values)), std
+
+
+def format_pct(mean: float, std: float) -> str:
+  """'98.8%' or '98.8 ± 0.1%' (percent, one decimal)."""
+  if math.isnan(std):
+    return f"{100 * mean:.1f}%"
+  return f"{100 * mean:.1f} ± {100 * std:.1f}%"
+
+
+def cell(results: Sequence[dict]) -> str:
+  """The study's cell: 'train (test)' accuracy over the runs given."""
+  train = format_pct(*mean_std([r["train_accuracy"] for r in results]))
+  test = format_pct(*mean_std([r["test_accuracy"] for r in results]))
+  return f"{train} ({test})"
+
+
+def run_line(result: dict) -> str:
+  c = result["config"]
+  return (
+      f"seed {c['seed']}: train {100 * result['train_accuracy']:.2f}%"
+      f"  test {100 * result['test_accuracy']:.2f}%  ({result['wall_time_s']:.0f} s)"
+  )
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> str:
+  """A Markdown table with an empty corner cell."""
+  lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+  lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]
+  return "\n".join(lines)

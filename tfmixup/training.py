@@ -1,0 +1,194 @@
+"""The training library: a config and an output directory in, results out.
+
+One run = load (or receive) the data, build the three-conv model, fit it on
+the stage the method names, evaluate on the clean (unmixed) training split
+and on the test split, and write a results JSON. A run whose JSON already
+exists with the same config is read back instead of retrained, so an
+interrupted series of runs resumes where it stopped; a run is saved only
+once finished, and atomically.
+"""
+
+import dataclasses
+import json
+import os
+import platform
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from tfmixup import datasets
+from tfmixup.config import TrainConfig
+from tfmixup.model import build_model
+
+EVAL_BATCH_SIZE = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitData:
+  """The training and test splits of one dataset and class subset."""
+
+  train: datasets.ImageArrays
+  test: datasets.ImageArrays
+
+
+def load_data(config: TrainConfig) -> SplitData:
+  """Loads both splits as the config says (dataset, classes, sizes).
+
+  Raises:
+    datasets.DataError: (and subclasses) the data cannot be loaded.
+  """
+  kwargs = dict(data_dir=config.data_dir, classes=config.classes)
+  train = datasets.load_arrays(config.dataset, "train", **kwargs)
+  test = datasets.load_arrays(config.dataset, "test", **kwargs)
+  if config.train_size is not None:
+    train = train.take(config.train_size)
+  if config.test_size is not None:
+    test = test.take(config.test_size)
+  return SplitData(train=train, test=test)
+
+
+def resolve_jit_compile(setting: str) -> bool:
+  """"auto" means XLA when a GPU is visible: on this CPU it was ~2x slower."""
+  if setting == "auto":
+    return bool(tf.config.list_physical_devices("GPU"))
+  return setting == "true"
+
+
+def training_stage(config: TrainConfig, train: datasets.ImageArrays) -> tf.data.Dataset:
+  """The tf.data pipeline the method trains on."""
+  common = dict(batch_size=config.batch_size, seed=config.seed)
+  if config.method == "mixup":
+    return datasets.mixup(train, alpha=config.alpha, **common)
+  if config.method == "pair_sampling":
+    return datasets.pair_sampling(train, **common)
+  return datasets.batches(train, **common)
+
+
+def library_versions() -> dict[str, str]:
+  import tensorflow_datasets as tfds  # noqa: PLC0415
+
+  return {
+      "python": platform.python_version(),
+      "tensorflow": tf.__version__,
+      "keras": keras.__version__,
+      "tensorflow_datasets": tfds.__version__,
+      "numpy": np.__version__,
+  }
+
+
+def compile_model(config: TrainConfig, input_shape, num_classes: int) -> keras.Model:
+  model = build_model(input_shape, num_classes)
+  model.compile(
+      optimizer=keras.optimizers.Adam(config.learning_rate),
+      loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+      jit_compile=resolve_jit_compile(config.jit_compile),
+  )
+  return model
+
+
+def accuracy(model: keras.Model, data: datasets.ImageArrays) -> float:
+  """Fraction of `data` the model classifies correctly (clean images)."""
+  logits = model.predict(datasets.batches(data, batch_size=EVAL_BATCH_SIZE), verbose=0)
+  return float(np.mean(np.argmax(logits, axis=1) == data.labels))
+
+
+def _write_json_atomic(path: str, payload: dict) -> None:
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  tmp = f"{path}.tmp{os.getpid()}"
+  with open(tmp, "w") as f:
+    json.dump(payload, f, indent=1)
+  os.replace(tmp, path)
+
+
+def result_path(output_dir: str, config: TrainConfig) -> str:
+  return os.path.join(output_dir, "runs", f"{config.run_name}.json")
+
+
+def read_result(output_dir: str, config: TrainConfig) -> dict | None:
+  """A finished run's results, if saved with exactly this config."""
+  path = result_path(output_dir, config)
+  try:
+    with open(path) as f:
+      result = json.load(f)
+  except (OSError, json.JSONDecodeError):
+    return None
+  return result if result.get("config") == config.to_dict() else None
+
+
+def train(
+    config: TrainConfig,
+    output_dir: str | None = None,
+    data: SplitData | None = None,
+    verbose: int | str = "auto",
+) -> dict:
+  """Trains and evaluates one run, or reads it back if already saved.
+
+  Args:
+    config: the run.
+    output_dir: where to write `runs/<run_name>.json` and TensorBoard logs
+      (`tensorboard/<run_name>/`); None writes nothing.
+    data: the splits, to share one load across runs (default: load them).
+    verbose: Keras progress display: "auto" shows a bar on a terminal and a
+      line per epoch otherwise.
+
+  Returns:
+    The results: config, history (per epoch: loss on the training stage,
+    test accuracy), train_accuracy (clean training split), test_accuracy,
+    wall_time_s, versions, device.
+  """
+  if output_dir is not None:
+    saved = read_result(output_dir, config)
+    if saved is not None:
+      return saved
+  start = time.perf_counter()
+  data = data if data is not None else load_data(config)
+  keras.utils.set_random_seed(config.seed)
+  model = compile_model(config, data.train.images.shape[1:], data.train.num_classes)
+  callbacks = []
+  if output_dir is not None:
+    callbacks.append(keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard", config.run_name)))
+  if verbose == "auto":
+    verbose = 1 if sys.stdout.isatty() else 2
+  history = model.fit(
+      training_stage(config, data.train),
+      epochs=config.epochs,
+      shuffle=False,  # The stages shuffle; Keras cannot shuffle a Dataset.
+      validation_data=datasets.batches(data.test, batch_size=EVAL_BATCH_SIZE),
+      callbacks=callbacks,
+      verbose=verbose,
+  )
+  result = {
+      "config": config.to_dict(),
+      "class_names": list(data.train.class_names),
+      "train_examples": len(data.train),
+      "test_examples": len(data.test),
+      "history": {
+          "loss": [float(v) for v in history.history["loss"]],
+          "test_accuracy": [float(v) for v in history.history["val_accuracy"]],
+      },
+      "train_accuracy": accuracy(model, data.train),
+      "test_accuracy": accuracy(model, data.test),
+      "wall_time_s": time.perf_counter() - start,
+      "jit_compile": resolve_jit_compile(config.jit_compile),
+      "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+      "versions": library_versions(),
+  }
+  if output_dir is not None:
+    _write_json_atomic(result_path(output_dir, config), result)
+  return result
+
+
+def train_runs(config: TrainConfig, runs: int, output_dir: str | None = None, verbose: int | str = "auto") -> list[dict]:
+  """Repeats a run with seeds seed, seed+1, ..., sharing one data load.
+
+  Returns:
+    One result per run, in seed order.
+  """
+  configs = [dataclasses.replace(config, seed=config.seed + i) for i in range(runs)]
+  pending = [c for c in configs if output_dir is None or read_result(output_dir, c) is None]
+  data = load_data(config) if pending else None
+  return [train(c, output_dir, data=data, verbose=verbose) for c in configs]
