@@ -15,7 +15,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is impor
 from absl import app, flags, logging  # noqa: E402
 
 from tfmixup import config as config_lib  # noqa: E402
-from tfmixup.datasets.errors import DataError  # noqa: E402
 
 _DATASET = flags.DEFINE_string("dataset", "mnist", "TFDS dataset name (or a label for IDX files in --data_dir).")
 _SUBSET = flags.DEFINE_string("subset", "all", "'all', or the digits to keep, e.g. 689 or 147.")
@@ -28,6 +27,9 @@ _EPOCHS = flags.DEFINE_integer("epochs", 10, "Training epochs.", lower_bound=1)
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Batch size.", lower_bound=1)
 _LEARNING_RATE = flags.DEFINE_float("learning_rate", 1e-3, "Adam learning rate, > 0.")
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with IDX files, or the TFDS data directory.")
+_DOWNLOAD = flags.DEFINE_bool(
+  "download", False, "Let TFDS download into --data_dir (without --data_dir it always may)."
+)
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "output", "Where run JSONs and TensorBoard logs go.")
 _JIT_COMPILE = flags.DEFINE_enum("jit_compile", "auto", config_lib.JIT_CHOICES, "XLA: auto = on when a GPU is visible.")
 _TRAIN_SIZE = flags.DEFINE_integer("train_size", None, "Use only the first N training images.", lower_bound=1)
@@ -53,33 +55,36 @@ def _learning_rate_ok(value: float) -> bool:
 
 
 flags.register_multi_flags_validator(
-    ["mixup", "pair_sampling"],
-    lambda f: not (f["mixup"] and f["pair_sampling"]),
-    message="--mixup and --pair_sampling exclude each other: pick one",
+  ["mixup", "pair_sampling"],
+  lambda f: not (f["mixup"] and f["pair_sampling"]),
+  message="--mixup and --pair_sampling exclude each other: pick one",
 )
 
 
 def _config() -> config_lib.TrainConfig:
   method = "mixup" if _MIXUP.value else "pair_sampling" if _PAIR_SAMPLING.value else "erm"
   return config_lib.TrainConfig(
-      dataset=_DATASET.value,
-      classes=config_lib.parse_subset(_SUBSET.value),
-      method=method,
-      alpha=_ALPHA.value,
-      seed=_SEED.value,
-      epochs=_EPOCHS.value,
-      batch_size=_BATCH_SIZE.value,
-      learning_rate=_LEARNING_RATE.value,
-      data_dir=_DATA_DIR.value,
-      jit_compile=_JIT_COMPILE.value,
-      train_size=_TRAIN_SIZE.value,
+    dataset=_DATASET.value,
+    classes=config_lib.parse_subset(_SUBSET.value),
+    method=method,
+    alpha=_ALPHA.value,
+    seed=_SEED.value,
+    epochs=_EPOCHS.value,
+    batch_size=_BATCH_SIZE.value,
+    learning_rate=_LEARNING_RATE.value,
+    data_dir=_DATA_DIR.value,
+    download=_DOWNLOAD.value,
+    jit_compile=_JIT_COMPILE.value,
+    train_size=_TRAIN_SIZE.value,
   )
 
 
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     sys.exit(f"train_main.py: error: unexpected arguments {argv[1:]}")
-  from tfmixup import reporting, training  # noqa: PLC0415  (TensorFlow loads here)
+  # Imported here so that flag errors are reported before TensorFlow loads.
+  from tfmixup import reporting, training  # noqa: PLC0415
+  from tfmixup.datasets import DataError  # noqa: PLC0415
 
   config = _config()
   logging.info("Config: %s", config)

@@ -58,6 +58,7 @@ class TrainConfig:
     batch_size: examples per step.
     learning_rate: Adam's learning rate.
     data_dir: IDX directory or TFDS data directory (None: TFDS default).
+    download: let TFDS download into `data_dir` (always allowed when it is None).
     jit_compile: "auto" (XLA when a GPU is visible), "true" or "false".
     train_size: use only the first N training images (None: all).
     test_size: use only the first N test images (None: all).
@@ -72,6 +73,7 @@ class TrainConfig:
   batch_size: int = 128
   learning_rate: float = 1e-3
   data_dir: str | None = None
+  download: bool = False
   jit_compile: str = "auto"
   train_size: int | None = None
   test_size: int | None = None

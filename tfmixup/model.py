@@ -15,9 +15,9 @@ import keras
 
 
 def build_model(
-    input_shape: Sequence[int],
-    num_classes: int,
-    filters: Sequence[int] = (32, 64, 64),
+  input_shape: Sequence[int],
+  num_classes: int,
+  filters: Sequence[int] = (32, 64, 64),
 ) -> keras.Sequential:
   """Builds the three-conv classifier.
 
@@ -33,15 +33,15 @@ def build_model(
   if len(filters) != 3:
     raise ValueError(f"filters must name three widths, got {tuple(filters)}")
   return keras.Sequential(
-      [
-          keras.Input(shape=tuple(input_shape)),
-          keras.layers.Conv2D(filters[0], 3, activation="relu"),
-          keras.layers.MaxPooling2D(2),
-          keras.layers.Conv2D(filters[1], 3, activation="relu"),
-          keras.layers.MaxPooling2D(2),
-          keras.layers.Conv2D(filters[2], 3, activation="relu"),
-          keras.layers.Flatten(),
-          keras.layers.Dense(num_classes),
-      ],
-      name="three_conv",
+    [
+      keras.Input(shape=tuple(input_shape)),
+      keras.layers.Conv2D(filters[0], 3, activation="relu"),
+      keras.layers.MaxPooling2D(2),
+      keras.layers.Conv2D(filters[1], 3, activation="relu"),
+      keras.layers.MaxPooling2D(2),
+      keras.layers.Conv2D(filters[2], 3, activation="relu"),
+      keras.layers.Flatten(),
+      keras.layers.Dense(num_classes),
+    ],
+    name="three_conv",
   )

@@ -32,8 +32,8 @@ def cell(results: Sequence[dict]) -> str:
 def run_line(result: dict) -> str:
   c = result["config"]
   return (
-      f"seed {c['seed']}: train {100 * result['train_accuracy']:.2f}%"
-      f"  test {100 * result['test_accuracy']:.2f}%  ({result['wall_time_s']:.0f} s)"
+    f"seed {c['seed']}: train {100 * result['train_accuracy']:.2f}%"
+    f"  test {100 * result['test_accuracy']:.2f}%  ({result['wall_time_s']:.0f} s)"
   )
 
 

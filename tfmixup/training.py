@@ -40,7 +40,7 @@ def load_data(config: TrainConfig) -> SplitData:
   Raises:
     datasets.DataError: (and subclasses) the data cannot be loaded.
   """
-  kwargs = dict(data_dir=config.data_dir, classes=config.classes)
+  kwargs = dict(data_dir=config.data_dir, classes=config.classes, download=config.data_dir is None or config.download)
   train = datasets.load_arrays(config.dataset, "train", **kwargs)
   test = datasets.load_arrays(config.dataset, "test", **kwargs)
   if config.train_size is not None:
@@ -51,7 +51,7 @@ def load_data(config: TrainConfig) -> SplitData:
 
 
 def resolve_jit_compile(setting: str) -> bool:
-  """"auto" means XLA when a GPU is visible: on this CPU it was ~2x slower."""
+  """ "auto" means XLA when a GPU is visible: on this CPU it was ~2x slower."""
   if setting == "auto":
     return bool(tf.config.list_physical_devices("GPU"))
   return setting == "true"
@@ -71,21 +71,21 @@ def library_versions() -> dict[str, str]:
   import tensorflow_datasets as tfds  # noqa: PLC0415
 
   return {
-      "python": platform.python_version(),
-      "tensorflow": tf.__version__,
-      "keras": keras.__version__,
-      "tensorflow_datasets": tfds.__version__,
-      "numpy": np.__version__,
+    "python": platform.python_version(),
+    "tensorflow": tf.__version__,
+    "keras": keras.__version__,
+    "tensorflow_datasets": tfds.__version__,
+    "numpy": np.__version__,
   }
 
 
 def compile_model(config: TrainConfig, input_shape, num_classes: int) -> keras.Model:
   model = build_model(input_shape, num_classes)
   model.compile(
-      optimizer=keras.optimizers.Adam(config.learning_rate),
-      loss=keras.losses.CategoricalCrossentropy(from_logits=True),
-      metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-      jit_compile=resolve_jit_compile(config.jit_compile),
+    optimizer=keras.optimizers.Adam(config.learning_rate),
+    loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+    metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    jit_compile=resolve_jit_compile(config.jit_compile),
   )
   return model
 
@@ -120,10 +120,10 @@ def read_result(output_dir: str, config: TrainConfig) -> dict | None:
 
 
 def train(
-    config: TrainConfig,
-    output_dir: str | None = None,
-    data: SplitData | None = None,
-    verbose: int | str = "auto",
+  config: TrainConfig,
+  output_dir: str | None = None,
+  data: SplitData | None = None,
+  verbose: int | str = "auto",
 ) -> dict:
   """Trains and evaluates one run, or reads it back if already saved.
 
@@ -154,35 +154,37 @@ def train(
   if verbose == "auto":
     verbose = 1 if sys.stdout.isatty() else 2
   history = model.fit(
-      training_stage(config, data.train),
-      epochs=config.epochs,
-      shuffle=False,  # The stages shuffle; Keras cannot shuffle a Dataset.
-      validation_data=datasets.batches(data.test, batch_size=EVAL_BATCH_SIZE),
-      callbacks=callbacks,
-      verbose=verbose,
+    training_stage(config, data.train),
+    epochs=config.epochs,
+    shuffle=False,  # The stages shuffle; Keras cannot shuffle a Dataset.
+    validation_data=datasets.batches(data.test, batch_size=EVAL_BATCH_SIZE),
+    callbacks=callbacks,
+    verbose=verbose,
   )
   result = {
-      "config": config.to_dict(),
-      "class_names": list(data.train.class_names),
-      "train_examples": len(data.train),
-      "test_examples": len(data.test),
-      "history": {
-          "loss": [float(v) for v in history.history["loss"]],
-          "test_accuracy": [float(v) for v in history.history["val_accuracy"]],
-      },
-      "train_accuracy": accuracy(model, data.train),
-      "test_accuracy": accuracy(model, data.test),
-      "wall_time_s": time.perf_counter() - start,
-      "jit_compile": resolve_jit_compile(config.jit_compile),
-      "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
-      "versions": library_versions(),
+    "config": config.to_dict(),
+    "class_names": list(data.train.class_names),
+    "train_examples": len(data.train),
+    "test_examples": len(data.test),
+    "history": {
+      "loss": [float(v) for v in history.history["loss"]],
+      "test_accuracy": [float(v) for v in history.history["val_accuracy"]],
+    },
+    "train_accuracy": accuracy(model, data.train),
+    "test_accuracy": accuracy(model, data.test),
+    "wall_time_s": time.perf_counter() - start,
+    "jit_compile": resolve_jit_compile(config.jit_compile),
+    "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+    "versions": library_versions(),
   }
   if output_dir is not None:
     _write_json_atomic(result_path(output_dir, config), result)
   return result
 
 
-def train_runs(config: TrainConfig, runs: int, output_dir: str | None = None, verbose: int | str = "auto") -> list[dict]:
+def train_runs(
+  config: TrainConfig, runs: int, output_dir: str | None = None, verbose: int | str = "auto"
+) -> list[dict]:
   """Repeats a run with seeds seed, seed+1, ..., sharing one data load.
 
   Returns:

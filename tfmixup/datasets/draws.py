@@ -7,9 +7,10 @@ are derived with `stateless_fold_in`, never by reseeding global state.
 import numpy as np
 import tensorflow as tf
 
-# Smallest positive float32: keeps logs finite.
-_TINY = float(np.finfo(np.float32).tiny)
-_LOWEST = float(np.finfo(np.float32).min) / 2
+# The draw runs in float64: float32 uniforms come in steps of 2**-23, a grid
+# that U**(1/α) stretches over the tails of λ for small α.
+_TINY = float(np.finfo(np.float64).tiny)  # Keeps logs finite.
+_LOWEST = float(np.finfo(np.float64).min) / 2
 
 
 def derive_seed(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:
@@ -26,10 +27,10 @@ def _log_gamma_sample(shape: tf.Tensor, alpha: tf.Tensor, seed: tf.Tensor) -> tf
   2000), so log G = log G(α+1) + log(U)/α. G(α+1) has shape parameter >= 1
   and does not underflow; a direct Gamma(α) draw for small α does.
   """
-  gamma = tf.random.stateless_gamma(shape, derive_seed(seed, 0), alpha=alpha + 1.0)
-  uniform = tf.random.stateless_uniform(shape, derive_seed(seed, 1), minval=_TINY, maxval=1.0)
+  gamma = tf.random.stateless_gamma(shape, derive_seed(seed, 0), alpha=alpha + 1.0, dtype=tf.float64)
+  uniform = tf.random.stateless_uniform(shape, derive_seed(seed, 1), minval=_TINY, maxval=1.0, dtype=tf.float64)
   log_g = tf.math.log(tf.maximum(gamma, _TINY)) + tf.math.log(uniform) / alpha
-  # For α below ~1e-36 log(U)/α overflows to -inf; clamp so differences stay finite.
+  # For tiny α, log(U)/α can overflow to -inf; clamp so differences stay finite.
   return tf.maximum(log_g, _LOWEST)
 
 
@@ -49,10 +50,10 @@ def sample_beta(shape: tf.Tensor | list[int], alpha: float | tf.Tensor, seed: tf
   Returns:
     float32 tensor of `shape` with values in [0, 1].
   """
-  alpha = tf.cast(alpha, tf.float32)
+  alpha = tf.cast(alpha, tf.float64)
   log_g1 = _log_gamma_sample(shape, alpha, derive_seed(seed, 0))
   log_g2 = _log_gamma_sample(shape, alpha, derive_seed(seed, 1))
-  return tf.sigmoid(log_g1 - log_g2)
+  return tf.cast(tf.sigmoid(log_g1 - log_g2), tf.float32)
 
 
 def shuffled_indices(positions: tf.Tensor, seed: tf.Tensor, size: int | tf.Tensor) -> tf.Tensor:

@@ -63,21 +63,18 @@ def read_idx(path: str | os.PathLike, expected_ndim: int) -> np.ndarray:
   magic = int.from_bytes(data[:4], "big")
   if zero != 0 or dtype_code != _UBYTE or ndim != expected_ndim:
     raise IdxFormatError(
-        f"{path}: magic number 0x{magic:08x}, expected 0x{expected_magic:08x}"
-        f" (unsigned bytes, {expected_ndim} dimension(s))"
+      f"{path}: magic number 0x{magic:08x}, expected 0x{expected_magic:08x}"
+      f" (unsigned bytes, {expected_ndim} dimension(s))"
     )
   header_size = 4 + 4 * ndim
   if len(data) < header_size:
     raise IdxFormatError(f"{path}: truncated header ({len(data)} bytes)")
-  shape = tuple(
-      int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)
-  )
+  shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
   expected_size = header_size + int(np.prod(shape, dtype=np.int64))
   if len(data) != expected_size:
     kind = "truncated" if len(data) < expected_size else "has trailing bytes"
     raise IdxFormatError(
-        f"{path}: {kind}: header says shape {shape} ({expected_size} bytes),"
-        f" file holds {len(data)} bytes"
+      f"{path}: {kind}: header says shape {shape} ({expected_size} bytes), file holds {len(data)} bytes"
     )
   return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
 
@@ -93,9 +90,7 @@ def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:
     array: uint8 values of any rank from 1 to 255.
   """
   array = np.ascontiguousarray(array, dtype=np.uint8)
-  header = bytes([0, 0, _UBYTE, array.ndim]) + b"".join(
-      int(n).to_bytes(4, "big") for n in array.shape
-  )
+  header = bytes([0, 0, _UBYTE, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
   payload = header + array.tobytes()
   if os.fspath(path).endswith(".gz"):
     payload = gzip.compress(payload, compresslevel=1)
@@ -121,9 +116,7 @@ def find_split_files(data_dir: str | os.PathLike, split: str) -> tuple[str, str]
   found = []
   for kind, ndim in (("images", IMAGES_NDIM), ("labels", LABELS_NDIM)):
     candidates = [
-        os.path.join(data_dir, f"{prefix}-{kind}{sep}idx{ndim}-ubyte{ext}")
-        for sep in ("-", ".")
-        for ext in ("", ".gz")
+      os.path.join(data_dir, f"{prefix}-{kind}{sep}idx{ndim}-ubyte{ext}") for sep in ("-", ".") for ext in ("", ".gz")
     ]
     existing = [c for c in candidates if os.path.isfile(c)]
     if not existing:
@@ -151,8 +144,5 @@ def read_split(data_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.
   images = read_idx(paths[0], IMAGES_NDIM)
   labels = read_idx(paths[1], LABELS_NDIM)
   if images.shape[0] != labels.shape[0]:
-    raise IdxFormatError(
-        f"{data_dir}: {images.shape[0]} images but {labels.shape[0]} labels"
-        f" in the {split!r} split"
-    )
+    raise IdxFormatError(f"{data_dir}: {images.shape[0]} images but {labels.shape[0]} labels in the {split!r} split")
   return images, labels

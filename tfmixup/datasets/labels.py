@@ -56,8 +56,8 @@ def label_format(dtype: tf.DType, shape: tf.TensorShape, num_classes: int | None
       raise LabelError(f"labels are rows of width {width} but num_classes is {num_classes}")
     return LabelFormat(sparse=False, num_classes=width)
   raise LabelError(
-      "labels must be integer class ids of shape [] (with num_classes) or float"
-      f" one-hot rows of shape [K]; got {dtype.name} of shape {shape}"
+    "labels must be integer class ids of shape [] (with num_classes) or float"
+    f" one-hot rows of shape [K]; got {dtype.name} of shape {shape}"
   )
 
 
@@ -80,18 +80,18 @@ def to_rows(labels: tf.Tensor, fmt: LabelFormat, check: bool = True) -> tf.Tenso
     if check:
       tf.debugging.assert_non_negative(labels, message="class ids must be >= 0")
       tf.debugging.assert_less(
-          labels,
-          tf.cast(fmt.num_classes, labels.dtype),
-          message=f"class ids must be < num_classes={fmt.num_classes}",
+        labels,
+        tf.cast(fmt.num_classes, labels.dtype),
+        message=f"class ids must be < num_classes={fmt.num_classes}",
       )
     return tf.one_hot(labels, fmt.num_classes, dtype=tf.float32)
   rows = tf.cast(labels, tf.float32)
   if check:
     tf.debugging.assert_non_negative(rows, message="label rows must be non-negative")
     tf.debugging.assert_near(
-        tf.reduce_sum(rows, axis=-1),
-        tf.ones(tf.shape(rows)[:1]),
-        atol=1e-3,
-        message="label rows must sum to 1",
+      tf.reduce_sum(rows, axis=-1),
+      tf.ones(tf.shape(rows)[:1]),
+      atol=1e-3,
+      message="label rows must sum to 1",
     )
   return rows

@@ -8,11 +8,11 @@ import tensorflow as tf
 
 
 def mix_batches(
-    images_a: tf.Tensor,
-    labels_a: tf.Tensor,
-    images_b: tf.Tensor,
-    labels_b: tf.Tensor,
-    lam: tf.Tensor,
+  images_a: tf.Tensor,
+  labels_a: tf.Tensor,
+  images_b: tf.Tensor,
+  labels_b: tf.Tensor,
+  lam: tf.Tensor,
 ) -> tuple[tf.Tensor, tf.Tensor]:
   """Mixup of two batches with one λ per sample (Zhang et al., ICLR 2018).
 
@@ -29,7 +29,11 @@ def mix_batches(
   Returns:
     `(images [B, H, W, C], labels [B, K])`; label rows still sum to 1.
   """
-  lam = tf.convert_to_tensor(lam, dtype=images_a.dtype)
+  images_a = tf.convert_to_tensor(images_a, dtype=tf.float32)
+  images_b = tf.convert_to_tensor(images_b, dtype=tf.float32)
+  labels_a = tf.convert_to_tensor(labels_a, dtype=tf.float32)
+  labels_b = tf.convert_to_tensor(labels_b, dtype=tf.float32)
+  lam = tf.convert_to_tensor(lam, dtype=tf.float32)
   if lam.shape.rank == 0:
     lam = tf.fill(tf.shape(images_a)[:1], lam)
   lam_images = tf.reshape(lam, [-1] + [1] * (images_a.shape.rank - 1))
@@ -39,9 +43,7 @@ def mix_batches(
   return images, labels
 
 
-def pair_batches(
-    images_a: tf.Tensor, labels_a: tf.Tensor, images_b: tf.Tensor
-) -> tuple[tf.Tensor, tf.Tensor]:
+def pair_batches(images_a: tf.Tensor, labels_a: tf.Tensor, images_b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
   """SamplePairing (Inoue, 2018): average two images, keep the first label.
 
   Args:

@@ -57,8 +57,8 @@ class ImageArrays:
     """Returns a tf.data.Dataset of `(image float32 [H, W, C] in [0, 1], label int64)`."""
     ds = tf.data.Dataset.from_tensor_slices((self.images, self.labels))
     return ds.map(
-        lambda image, label: (tf.cast(image, tf.float32) / 255.0, label),
-        num_parallel_calls=tf.data.AUTOTUNE,
+      lambda image, label: (tf.cast(image, tf.float32) / 255.0, label),
+      num_parallel_calls=tf.data.AUTOTUNE,
     )
 
 
@@ -89,19 +89,17 @@ def select_classes(data: ImageArrays, classes: Sequence[int]) -> ImageArrays:
     raise DataError(f"classes {classes} repeats a class")
   unknown = [c for c in classes if not 0 <= c < data.num_classes]
   if unknown:
-    raise DataError(
-        f"classes {unknown} are not in this dataset (labels 0..{data.num_classes - 1})"
-    )
+    raise DataError(f"classes {unknown} are not in this dataset (labels 0..{data.num_classes - 1})")
   # Lookup table from original label to new label (-1: dropped).
   relabel = np.full(data.num_classes, -1, dtype=np.int64)
   relabel[list(classes)] = np.arange(len(classes))
   new_labels = relabel[data.labels]
   keep = new_labels >= 0
   return ImageArrays(
-      images=data.images[keep],
-      labels=new_labels[keep],
-      class_names=tuple(data.class_names[c] for c in classes),
-      source_classes=tuple(data.source_classes[c] for c in classes),
+    images=data.images[keep],
+    labels=new_labels[keep],
+    class_names=tuple(data.class_names[c] for c in classes),
+    source_classes=tuple(data.source_classes[c] for c in classes),
   )
 
 
@@ -109,14 +107,14 @@ def _from_idx(data_dir: str, split: str) -> ImageArrays:
   images, labels = idx.read_split(data_dir, split)
   num_classes = int(labels.max()) + 1 if labels.size else 0
   return ImageArrays(
-      images=images[..., np.newaxis],
-      labels=labels.astype(np.int64),
-      class_names=tuple(str(c) for c in range(num_classes)),
-      source_classes=tuple(range(num_classes)),
+    images=images[..., np.newaxis],
+    labels=labels.astype(np.int64),
+    class_names=tuple(str(c) for c in range(num_classes)),
+    source_classes=tuple(range(num_classes)),
   )
 
 
-def _from_tfds(name: str, split: str, data_dir: str | None) -> ImageArrays:
+def _from_tfds(name: str, split: str, data_dir: str | None, download: bool) -> ImageArrays:
   # Imported here: tensorflow_datasets is slow to import and not needed for
   # local IDX data.
   import tensorflow_datasets as tfds  # noqa: PLC0415
@@ -125,49 +123,59 @@ def _from_tfds(name: str, split: str, data_dir: str | None) -> ImageArrays:
     builder = tfds.builder(name, data_dir=data_dir)
   except Exception as e:  # TFDS raises several types for unknown names.
     raise DataError(f"TFDS has no dataset named {name!r} ({type(e).__name__})") from e
+  if not builder.is_prepared() and not download:
+    raise DataUnavailableError(
+      f"data_dir {data_dir!r} holds neither the four IDX files of the {split!r} split"
+      f" (train-images-idx3-ubyte[.gz], ...) nor a TFDS copy of {name!r}; point it at"
+      " such a directory, or allow TFDS to download into it (download=True, --download)"
+    )
   try:
     builder.download_and_prepare()
   except Exception as e:  # Network errors come in many types; all mean the same here.
     where = f"data_dir={data_dir!r} holds no IDX files, and " if data_dir else ""
     raise DataUnavailableError(
-        f"cannot load {name!r}: {where}TFDS could not download it"
-        f" ({type(e).__name__}). Either point data_dir (--data_dir) at a directory"
-        " with the four IDX files (train-images-idx3-ubyte[.gz], ...), or run once"
-        " with internet access so TFDS can download and cache it."
+      f"cannot load {name!r}: {where}TFDS could not download it"
+      f" ({type(e).__name__}). Either point data_dir (--data_dir) at a directory"
+      " with the four IDX files (train-images-idx3-ubyte[.gz], ...), or run once"
+      " with internet access so TFDS can download and cache it."
     ) from e
   images, labels = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, as_supervised=True))
   if images.ndim != 4 or images.dtype != np.uint8:
     raise DataError(
-        f"{name!r} is not an image-classification dataset of uint8 [N, H, W, C]"
-        f" images (got {images.dtype} {images.shape})"
+      f"{name!r} is not an image-classification dataset of uint8 [N, H, W, C]"
+      f" images (got {images.dtype} {images.shape})"
     )
   label_feature = builder.info.features[builder.info.supervised_keys[1]]
   return ImageArrays(
-      images=images,
-      labels=labels.astype(np.int64),
-      class_names=tuple(label_feature.names),
-      source_classes=tuple(range(label_feature.num_classes)),
+    images=images,
+    labels=labels.astype(np.int64),
+    class_names=tuple(label_feature.names),
+    source_classes=tuple(range(label_feature.num_classes)),
   )
 
 
 def load_arrays(
-    name: str = "mnist",
-    split: str = "train",
-    *,
-    data_dir: str | os.PathLike | None = None,
-    classes: Sequence[int] | None = None,
+  name: str = "mnist",
+  split: str = "train",
+  *,
+  data_dir: str | os.PathLike | None = None,
+  classes: Sequence[int] | None = None,
+  download: bool | None = None,
 ) -> ImageArrays:
   """Loads one split of an image-classification dataset into memory.
 
   IDX files in `data_dir` are used when present (the name is then only a
-  label); otherwise TFDS loads `name`, downloading it to `data_dir` (or the
-  TFDS default) if needed.
+  label); otherwise TFDS loads `name` from `data_dir` (or its default
+  directory), downloading it first if allowed. Offline, TFDS retries a failed
+  download for about 3.5 minutes before giving up.
 
   Args:
     name: a TFDS dataset name: "mnist", "fashion_mnist", "kmnist", "cifar10", ...
     split: "train" or "test".
     data_dir: directory with IDX files, or the TFDS data directory.
     classes: original labels to keep, relabelled 0..k-1 in this order.
+    download: let TFDS download a dataset it has not prepared. Default: only
+      when `data_dir` is None, so a `data_dir` without data fails at once.
 
   Returns:
     The split as `ImageArrays`.
@@ -185,16 +193,17 @@ def load_arrays(
   if data_dir is not None and idx.find_split_files(data_dir, split) is not None:
     data = _from_idx(data_dir, split)
   else:
-    data = _from_tfds(name, split, data_dir)
+    data = _from_tfds(name, split, data_dir, download=data_dir is None if download is None else download)
   return select_classes(data, classes) if classes is not None else data
 
 
 def load(
-    name: str = "mnist",
-    split: str = "train",
-    *,
-    data_dir: str | os.PathLike | None = None,
-    classes: Sequence[int] | None = None,
+  name: str = "mnist",
+  split: str = "train",
+  *,
+  data_dir: str | os.PathLike | None = None,
+  classes: Sequence[int] | None = None,
+  download: bool | None = None,
 ) -> tf.data.Dataset:
   """Loads one split as a tf.data.Dataset of normalized images.
 
@@ -203,4 +212,4 @@ def load(
   Returns:
     A dataset of `(image float32 [H, W, C] in [0, 1], label int64)`.
   """
-  return load_arrays(name, split, data_dir=data_dir, classes=classes).to_dataset()
+  return load_arrays(name, split, data_dir=data_dir, classes=classes, download=download).to_dataset()

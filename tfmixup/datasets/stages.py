@@ -81,8 +81,7 @@ def _to_float_images(images: tf.Tensor) -> tf.Tensor:
 def _check_image_spec(dtype: tf.DType, rank: int | None, where: str) -> None:
   if rank != 3 or not (dtype == tf.uint8 or dtype.is_floating):
     raise DataError(
-        f"{where}: images must be uint8 or float of shape [H, W, C] per example,"
-        f" got {dtype.name} of rank {rank}"
+      f"{where}: images must be uint8 or float of shape [H, W, C] per example, got {dtype.name} of rank {rank}"
     )
 
 
@@ -105,22 +104,20 @@ def _arrays_of(data: ImageArrays | tuple, num_classes: int | None) -> tuple[np.n
   fmt = label_format(tf.as_dtype(labels.dtype), labels.shape[1:], num_classes)
   # Values are checked once here, so the per-batch map need not.
   if fmt.sparse and (labels.min() < 0 or labels.max() >= fmt.num_classes):
-    raise LabelError(
-        f"class ids must be in [0, {fmt.num_classes}), got {labels.min()}..{labels.max()}"
-    )
+    raise LabelError(f"class ids must be in [0, {fmt.num_classes}), got {labels.min()}..{labels.max()}")
   if not fmt.sparse and (labels.min() < 0 or not np.allclose(labels.sum(axis=1), 1.0, atol=1e-3)):
     raise LabelError("label rows must be non-negative and sum to 1")
   return images, labels, fmt
 
 
 def _from_arrays(
-    data: ImageArrays | tuple,
-    combine: Combine | None,
-    *,
-    batch_size: int,
-    seed: int | None,
-    num_classes: int | None,
-    drop_remainder: bool,
+  data: ImageArrays | tuple,
+  combine: Combine | None,
+  *,
+  batch_size: int,
+  seed: int | None,
+  num_classes: int | None,
+  drop_remainder: bool,
 ) -> tf.data.Dataset:
   images, labels, fmt = _arrays_of(data, num_classes)
   size = len(labels)
@@ -140,7 +137,7 @@ def _from_arrays(
   if seed is None:  # In order, no mixing: evaluation.
     steps = tf.data.Dataset.range(num_batches)
     return steps.map(lambda step: fetch(positions(step)), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-        tf.data.AUTOTUNE
+      tf.data.AUTOTUNE
     )
 
   def batch(key: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
@@ -160,14 +157,14 @@ def _from_arrays(
 
 
 def _from_dataset(
-    dataset: tf.data.Dataset,
-    combine: Combine | None,
-    *,
-    batch_size: int,
-    seed: int | None,
-    num_classes: int | None,
-    drop_remainder: bool,
-    shuffle_buffer: int | None,
+  dataset: tf.data.Dataset,
+  combine: Combine | None,
+  *,
+  batch_size: int,
+  seed: int | None,
+  num_classes: int | None,
+  drop_remainder: bool,
+  shuffle_buffer: int | None,
 ) -> tf.data.Dataset:
   spec = dataset.element_spec
   if not isinstance(spec, tuple) or len(spec) != 2:
@@ -179,9 +176,11 @@ def _from_dataset(
     return _to_float_images(images), to_rows(labels, fmt)
 
   if seed is None:
-    return dataset.batch(batch_size, drop_remainder=drop_remainder).map(
-        prepare, num_parallel_calls=tf.data.AUTOTUNE
-    ).prefetch(tf.data.AUTOTUNE)
+    return (
+      dataset.batch(batch_size, drop_remainder=drop_remainder)
+      .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+      .prefetch(tf.data.AUTOTUNE)
+    )
   if shuffle_buffer is None:
     cardinality = int(dataset.cardinality())
     if cardinality < 1:
@@ -209,14 +208,14 @@ def _from_dataset(
 
 
 def _stage(
-    data: Data,
-    combine: Combine | None,
-    *,
-    batch_size: int,
-    seed: int | None,
-    num_classes: int | None,
-    drop_remainder: bool,
-    shuffle_buffer: int | None,
+  data: Data,
+  combine: Combine | None,
+  *,
+  batch_size: int,
+  seed: int | None,
+  num_classes: int | None,
+  drop_remainder: bool,
+  shuffle_buffer: int | None,
 ) -> tf.data.Dataset:
   batch_size = _check_positive_int("batch_size", batch_size)
   seed = None if seed is None else _check_seed(seed)
@@ -225,20 +224,18 @@ def _stage(
     return _from_dataset(data, combine, shuffle_buffer=shuffle_buffer, **common)
   if isinstance(data, ImageArrays | tuple | list):
     return _from_arrays(data, combine, **common)
-  raise DataError(
-      f"data must be a tf.data.Dataset, ImageArrays or (images, labels) arrays, got {type(data).__name__}"
-  )
+  raise DataError(f"data must be a tf.data.Dataset, ImageArrays or (images, labels) arrays, got {type(data).__name__}")
 
 
 def mixup(
-    data: Data,
-    *,
-    batch_size: int,
-    seed: int,
-    alpha: float = 1.0,
-    num_classes: int | None = None,
-    drop_remainder: bool = False,
-    shuffle_buffer: int | None = None,
+  data: Data,
+  *,
+  batch_size: int,
+  seed: int,
+  alpha: float = 1.0,
+  num_classes: int | None = None,
+  drop_remainder: bool = False,
+  shuffle_buffer: int | None = None,
 ) -> tf.data.Dataset:
   """Mixup batches: each example mixed with a partner from an independent shuffle.
 
@@ -274,19 +271,24 @@ def mixup(
     return mixing.mix_batches(x_a, y_a, x_b, y_b, lam)
 
   return _stage(
-      data, combine, batch_size=batch_size, seed=seed, num_classes=num_classes,
-      drop_remainder=drop_remainder, shuffle_buffer=shuffle_buffer,
+    data,
+    combine,
+    batch_size=batch_size,
+    seed=seed,
+    num_classes=num_classes,
+    drop_remainder=drop_remainder,
+    shuffle_buffer=shuffle_buffer,
   )
 
 
 def pair_sampling(
-    data: Data,
-    *,
-    batch_size: int,
-    seed: int,
-    num_classes: int | None = None,
-    drop_remainder: bool = False,
-    shuffle_buffer: int | None = None,
+  data: Data,
+  *,
+  batch_size: int,
+  seed: int,
+  num_classes: int | None = None,
+  drop_remainder: bool = False,
+  shuffle_buffer: int | None = None,
 ) -> tf.data.Dataset:
   """SamplePairing batches: each image averaged with a partner, first label kept.
 
@@ -302,19 +304,24 @@ def pair_sampling(
     return mixing.pair_batches(x_a, y_a, x_b)
 
   return _stage(
-      data, combine, batch_size=batch_size, seed=seed, num_classes=num_classes,
-      drop_remainder=drop_remainder, shuffle_buffer=shuffle_buffer,
+    data,
+    combine,
+    batch_size=batch_size,
+    seed=seed,
+    num_classes=num_classes,
+    drop_remainder=drop_remainder,
+    shuffle_buffer=shuffle_buffer,
   )
 
 
 def batches(
-    data: Data,
-    *,
-    batch_size: int,
-    seed: int | None = None,
-    num_classes: int | None = None,
-    drop_remainder: bool = False,
-    shuffle_buffer: int | None = None,
+  data: Data,
+  *,
+  batch_size: int,
+  seed: int | None = None,
+  num_classes: int | None = None,
+  drop_remainder: bool = False,
+  shuffle_buffer: int | None = None,
 ) -> tf.data.Dataset:
   """Plain batches, no mixing, in the same format: for ERM training and evaluation.
 
@@ -326,6 +333,11 @@ def batches(
     A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`.
   """
   return _stage(
-      data, None, batch_size=batch_size, seed=seed, num_classes=num_classes,
-      drop_remainder=drop_remainder, shuffle_buffer=shuffle_buffer,
+    data,
+    None,
+    batch_size=batch_size,
+    seed=seed,
+    num_classes=num_classes,
+    drop_remainder=drop_remainder,
+    shuffle_buffer=shuffle_buffer,
   )

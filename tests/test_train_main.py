@@ -1,0 +1,89 @@
+"""train_main.py as a user runs it: bad input gets a one-line error and a non-zero exit."""
+
+import gzip
+import os
+import shutil
+import subprocess
+import sys
+
+import tensorflow as tf
+from absl.testing import parameterized
+from helpers import MNIST_DIR, write_idx_dir
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_main(*args, cwd=None):
+  return subprocess.run(
+    [sys.executable, os.path.join(ROOT, "train_main.py"), *args],
+    capture_output=True,
+    check=False,
+    text=True,
+    timeout=300,
+    cwd=cwd or ROOT,
+  )
+
+
+class BadInputTest(tf.test.TestCase, parameterized.TestCase):
+  def assertOneLineError(self, proc, message):
+    self.assertNotEqual(proc.returncode, 0, msg=proc.stdout + proc.stderr)
+    self.assertNotIn("Traceback", proc.stderr)
+    # The program's own error is one line. (TensorFlow's C++ start-up lines,
+    # oneDNN and CUDA probing, also reach stderr; absl adds a --help hint.)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith(("train_main.py: error", "FATAL"))]
+    self.assertLen(errors, 1, msg=proc.stderr)
+    self.assertRegex(errors[0], message)
+
+  @parameterized.named_parameters(
+    ("unknown_digit", ["--subset=6x9"], "subset must be 'all' or digits"),
+    ("repeated_digit", ["--subset=668"], r"repeats digit\(s\) \[6\]"),
+    ("one_class", ["--subset=6"], "has one class"),
+    ("alpha_zero", ["--alpha=0"], "alpha.*must be finite and > 0"),
+    ("alpha_negative", ["--alpha=-1"], "alpha.*must be finite and > 0"),
+    ("alpha_nan", ["--alpha=nan"], "alpha.*must be finite and > 0"),
+    ("both_methods", ["--mixup", "--pair_sampling"], "exclude each other"),
+    ("zero_epochs", ["--epochs=0"], "--epochs=0: 0 is not a positive integer"),
+    ("zero_batch", ["--batch_size=0"], "--batch_size=0: 0 is not a positive integer"),
+    ("bad_jit", ["--jit_compile=maybe"], "--jit_compile=maybe: value should be one of <auto|true|false>"),
+    ("stray_argument", ["extra"], "unexpected arguments"),
+  )
+  def test_bad_flags(self, args, message):
+    self.assertOneLineError(run_main(*args), message)
+
+  def test_data_dir_without_data(self):
+    empty = self.create_tempdir().full_path
+    self.assertOneLineError(run_main(f"--data_dir={empty}"), "holds neither the four IDX files")
+    missing = os.path.join(empty, "missing")
+    self.assertOneLineError(run_main(f"--data_dir={missing}"), "is not a directory")
+
+  def test_truncated_and_corrupt_idx(self):
+    directory = self.create_tempdir().full_path
+    write_idx_dir(directory, train=50, test=10, gz=False)
+    path = os.path.join(directory, "train-images-idx3-ubyte")
+    with open(path, "r+b") as f:
+      f.truncate(1000)
+    self.assertOneLineError(run_main(f"--data_dir={directory}"), "truncated: header says shape")
+    os.remove(path)
+    with open(path + ".gz", "wb") as f:
+      f.write(gzip.compress(b"not an idx file at all"))
+    self.assertOneLineError(run_main(f"--data_dir={directory}"), "magic number")
+
+
+class MainRunTest(tf.test.TestCase):
+  def test_prints_the_table_and_writes_results(self):
+    self.assertTrue(os.path.isdir(MNIST_DIR), f"real MNIST expected at {MNIST_DIR}")
+    out = self.create_tempdir().full_path
+    proc = run_main(
+      "--subset=689",
+      "--mixup",
+      f"--data_dir={MNIST_DIR}",
+      f"--output_dir={out}",
+      "--runs=2",
+      "--epochs=1",
+      "--train_size=2000",
+    )
+    self.assertEqual(proc.returncode, 0, msg=proc.stderr[-3000:])
+    self.assertIn("| | {6,8,9} |", proc.stdout)
+    self.assertRegex(proc.stdout, r"\| Mixup \| \d+\.\d ± \d+\.\d% \(\d+\.\d ± \d+\.\d%\) \|")
+    self.assertLen(os.listdir(os.path.join(out, "runs")), 2)
+    shutil.rmtree(out)
