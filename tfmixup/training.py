@@ -108,6 +108,10 @@ def result_path(output_dir: str, config: TrainConfig) -> str:
   return os.path.join(output_dir, "runs", f"{config.run_name}.json")
 
 
+def model_path(output_dir: str, config: TrainConfig) -> str:
+  return os.path.join(output_dir, "models", f"{config.run_name}.keras")
+
+
 def read_result(output_dir: str, config: TrainConfig) -> dict | None:
   """A finished run's results, if saved with exactly this config."""
   path = result_path(output_dir, config)
@@ -124,6 +128,7 @@ def train(
   output_dir: str | None = None,
   data: SplitData | None = None,
   verbose: int | str = "auto",
+  save_model: bool = False,
 ) -> dict:
   """Trains and evaluates one run, or reads it back if already saved.
 
@@ -134,6 +139,8 @@ def train(
     data: the splits, to share one load across runs (default: load them).
     verbose: Keras progress display: "auto" shows a bar on a terminal and a
       line per epoch otherwise.
+    save_model: also save the trained model to `models/<run_name>.keras`
+      (a saved run without its model is then trained again).
 
   Returns:
     The results: config, history (per epoch: loss on the training stage,
@@ -142,7 +149,7 @@ def train(
   """
   if output_dir is not None:
     saved = read_result(output_dir, config)
-    if saved is not None:
+    if saved is not None and (not save_model or os.path.exists(model_path(output_dir, config))):
       return saved
   start = time.perf_counter()
   data = data if data is not None else load_data(config)
@@ -178,6 +185,9 @@ def train(
     "versions": library_versions(),
   }
   if output_dir is not None:
+    if save_model:
+      os.makedirs(os.path.dirname(model_path(output_dir, config)), exist_ok=True)
+      model.save(model_path(output_dir, config))
     _write_json_atomic(result_path(output_dir, config), result)
   return result
 

@@ -1,0 +1,267 @@
+"""Reports of the reproduction grid: Table 1, paired differences, CSV, figures, intrusion.
+
+Everything here reads saved runs (and, for intrusion, saved ERM models) from
+the grid's output directory; nothing is trained.
+"""
+
+import csv
+import dataclasses
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+from tfmixup import datasets, intrusion, training
+from tfmixup.config import subset_name
+from tfmixup.experiments import CONTROL_SUBSETS, GridSpec
+from tfmixup.reporting import METHOD_LABELS, cell, mean_std
+
+# The study's Table 1: train (test) accuracy in %, three runs each, no spread.
+STUDY = {
+  "mixup": {"all": (98.8, 97.9), "689": (95.6, 94.5), "147": (96.8, 96.1)},
+  "erm": {"all": (99.2, 98.1), "689": (97.7, 97.3), "147": (98.1, 97.2)},
+}
+COLUMN_NAMES = {"all": "MNIST", "689": "{6,8,9}", "147": "{1,4,7}", "014": "{0,1,4}", "367": "{3,6,7}"}
+# Rows of the mixture picture: the study's pairs, then one pair of each control.
+PICTURE_PAIRS = ((6, 9), (9, 6), (6, 8), (1, 7), (4, 1), (7, 4), (0, 1), (3, 6))
+
+
+def column(classes: Sequence[int] | None) -> str:
+  key = subset_name(classes)
+  return COLUMN_NAMES.get(key, "{" + ",".join(key) + "}")
+
+
+def collect(spec: GridSpec, output_dir: str) -> dict[tuple[str, str], list[dict]]:
+  """Saved results of every grid run, keyed by (subset, method), in seed order.
+
+  Raises:
+    FileNotFoundError: a run of the grid has no saved result.
+  """
+  cells: dict[tuple[str, str], list[dict]] = {}
+  for config in spec.configs():
+    result = training.read_result(output_dir, config)
+    if result is None:
+      raise FileNotFoundError(f"no saved result for {config.run_name} in {output_dir}: run the grid first")
+    cells.setdefault((config.subset, config.method), []).append(result)
+  return cells
+
+
+def paired_difference(treated: Sequence[dict], control: Sequence[dict], key: str = "test_accuracy") -> dict:
+  """Mean of per-seed differences treated - control, with a 95% t interval.
+
+  Runs are paired by seed (same seed: same initial weights and data order
+  of the first stream), which removes the seed-to-seed noise both share.
+  """
+  by_seed = {r["config"]["seed"]: r[key] for r in control}
+  diffs = np.array([r[key] - by_seed[r["config"]["seed"]] for r in treated if r["config"]["seed"] in by_seed])
+  n = len(diffs)
+  mean = float(np.mean(diffs))
+  half = float(stats.t.ppf(0.975, n - 1) * np.std(diffs, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+  return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
+
+
+def _pp(x: float) -> str:
+  return f"{100 * x:+.2f}"
+
+
+def table1_markdown(cells: dict, subsets: Sequence[Sequence[int] | None], command: str, protocol: str) -> str:
+  keys = [subset_name(s) for s in subsets]
+  columns = [column(s) for s in subsets]
+  lines = [
+    "# Table 1, reproduced",
+    "",
+    f"Produced by `{command}`. {protocol}",
+    "",
+    "Train (test) accuracy. Study: three runs, mean only. Ours: mean ± sample std over seeds;"
+    " train accuracy on the clean, unmixed training split.",
+    "",
+    "| | " + " | ".join(columns) + " |",
+    "|---" * (len(columns) + 1) + "|",
+  ]
+  for method in ("mixup", "erm", "pair_sampling"):
+    if method in STUDY:
+      study = [f"{STUDY[method][k][0]:.1f}% ({STUDY[method][k][1]:.1f}%)" if k in STUDY[method] else "" for k in keys]
+      lines.append(f"| {METHOD_LABELS[method]} (study) | " + " | ".join(study) + " |")
+    ours = [cell(cells[(k, method)]) if (k, method) in cells else "" for k in keys]
+    n = len(cells.get((keys[0], method), []))
+    lines.append(f"| {METHOD_LABELS[method]} (ours, {n} seeds) | " + " | ".join(ours) + " |")
+  lines += [
+    "",
+    "## Differences against training without mixing, paired by seed",
+    "",
+    "Test accuracy difference in percentage points, mean and 95% confidence interval (t, over seeds);"
+    " the study's difference for comparison.",
+    "",
+    "| | " + " | ".join(columns) + " |",
+    "|---" * (len(columns) + 1) + "|",
+  ]
+  study_row = [f"{STUDY['mixup'][k][1] - STUDY['erm'][k][1]:+.2f}" for k in keys]
+  lines.append("| Mixup - without (study) | " + " | ".join(study_row) + " |")
+  for method in ("mixup", "pair_sampling"):
+    row = []
+    for k in keys:
+      d = paired_difference(cells[(k, method)], cells[(k, "erm")])
+      row.append(f"{_pp(d['mean'])} [{_pp(d['low'])}, {_pp(d['high'])}]")
+    lines.append(f"| {METHOD_LABELS[method]} - without (ours) | " + " | ".join(row) + " |")
+  lines.append("")
+  return "\n".join(lines)
+
+
+def write_csv(cells: dict, path: str) -> None:
+  fields = ["dataset", "subset", "method", "alpha", "seed", "epochs", "train_accuracy", "test_accuracy", "wall_time_s"]
+  with open(path, "w", newline="") as f:
+    writer = csv.DictWriter(f, fieldnames=fields)
+    writer.writeheader()
+    for results in cells.values():
+      for r in results:
+        c = r["config"]
+        writer.writerow(
+          {
+            "dataset": c["dataset"],
+            "subset": subset_name(c["classes"]),
+            "method": c["method"],
+            "alpha": c["alpha"] if c["method"] == "mixup" else "",
+            "seed": c["seed"],
+            "epochs": c["epochs"],
+            "train_accuracy": f"{r['train_accuracy']:.5f}",
+            "test_accuracy": f"{r['test_accuracy']:.5f}",
+            "wall_time_s": f"{r['wall_time_s']:.1f}",
+          }
+        )
+
+
+def save_accuracy_figure(cells: dict, subsets: Sequence[Sequence[int] | None], path: str) -> None:
+  """Test accuracy per dataset and method: mean ± std bars, seeds as dots."""
+  import matplotlib  # noqa: PLC0415
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # noqa: PLC0415
+
+  methods = [m for m in ("erm", "mixup", "pair_sampling") if any((subset_name(s), m) in cells for s in subsets)]
+  fig, axes = plt.subplots(1, len(subsets), figsize=(3.0 * len(subsets), 3.4), squeeze=False)
+  colors = {"erm": "tab:gray", "mixup": "tab:blue", "pair_sampling": "tab:orange"}
+  for ax, classes in zip(axes[0], subsets, strict=True):
+    key = subset_name(classes)
+    here = [m for m in methods if (key, m) in cells]
+    for x, method in enumerate(here):
+      acc = 100 * np.array([r["test_accuracy"] for r in cells[(key, method)]])
+      mean, std = mean_std(acc)
+      ax.errorbar(x, mean, yerr=0 if np.isnan(std) else std, fmt="o", color=colors[method], capsize=5, ms=7)
+      ax.scatter(np.full(len(acc), x + 0.18), acc, s=10, color=colors[method], alpha=0.5)
+    ax.set_xticks(range(len(here)), [METHOD_LABELS[m] for m in here], rotation=20, fontsize=8)
+    ax.set_xlim(-0.5, len(here) - 0.3)
+    ax.set_title(column(classes))
+    ax.grid(axis="y", alpha=0.3)
+  axes[0, 0].set_ylabel("test accuracy (%)\nmean ± std over seeds; dots: seeds")
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+
+
+def intrusion_markdown(
+  spec: GridSpec, output_dir: str, cells: dict, full: training.SplitData, subsets: Sequence[Sequence[int]], command: str
+) -> tuple[str, dict]:
+  """Intrusion rates of the ERM models of each subset, against the Mixup penalty."""
+  summary = {}
+  detail_lines = []
+  for classes in subsets:
+    key = subset_name(classes)
+    test = datasets.select_classes(full.test, classes)
+    per_seed = []
+    for seed in spec.seeds:
+      config = dataclasses.replace(spec.base, classes=tuple(classes), method="erm", seed=seed)
+      model = training.keras.models.load_model(training.model_path(output_dir, config))
+      per_seed.append(intrusion.intrusion_rates(model, test))
+    rows = per_seed[0]
+    rates = np.array([[r["intrusion"] for r in seed_rows] for seed_rows in per_seed])  # [seeds, rows]
+    detail_lines += [f"### {column(classes)}", "", "| first + second | λ=0.3 | λ=0.5 | λ=0.7 |", "|---|---|---|---|"]
+    for start in range(0, len(rows), len(intrusion.LAMBDAS)):
+      r = rows[start]
+      vals = rates[:, start : start + len(intrusion.LAMBDAS)].mean(axis=0)
+      detail_lines.append(f"| {r['first']} + {r['second']} | " + " | ".join(f"{100 * v:.1f}%" for v in vals) + " |")
+    detail_lines.append("")
+    half = [k for k, r in enumerate(rows) if r["lam"] == 0.5]
+    overall = rates.mean(axis=1)
+    penalty = paired_difference(cells[(key, "erm")], cells[(key, "mixup")])
+    summary[key] = {
+      "resemblance": intrusion.mixture_resemblance(full.train, classes),
+      "intrusion_all": mean_std(overall),
+      "intrusion_half": mean_std(rates[:, half].mean(axis=1)),
+      "worst_pair": max(((rows[k]["first"], rows[k]["second"], rates[:, k].mean()) for k in half), key=lambda t: t[2]),
+      "penalty": penalty,
+    }
+  lines = [
+    "# Manifold intrusion, measured",
+    "",
+    f"Produced by `{command}`.",
+    "",
+    "For each subset, the models trained without mixing (one per seed) are shown mixtures"
+    " λ·x_i + (1-λ)·x_j of test images of classes i and j, for every ordered pair (i, j),"
+    " each test image of i paired with a random test image of j. Intrusion: the fraction"
+    " of mixtures the model assigns to a class that is neither i nor j. The Mixup penalty"
+    " is ERM minus Mixup test accuracy, paired by seed (positive: Mixup hurts).",
+    "",
+    "Controls {0,1,4} and {3,6,7} were picked without a model: over all 120 digit triples,"
+    " the correlation between the average of two class-mean images and the third class-mean"
+    " image (`intrusion.mixture_resemblance`, the largest over the triple's three choices of third"
+    " class); {0,1,4} scores lowest, {3,6,7} lowest among triples disjoint from it.",
+    "",
+    "| subset | resemblance score | intrusion, all pairs and λ | intrusion at λ=0.5 | worst pair at λ=0.5"
+    " | Mixup penalty, test (pp, 95% CI) |",
+    "|---|---|---|---|---|---|",
+  ]
+  for classes in subsets:
+    s = summary[subset_name(classes)]
+    p = s["penalty"]
+    first, second, worst = s["worst_pair"]
+    lines.append(
+      f"| {column(classes)} | {s['resemblance']:.3f} | {100 * s['intrusion_all'][0]:.1f} ± {100 * s['intrusion_all'][1]:.1f}%"
+      f" | {100 * s['intrusion_half'][0]:.1f} ± {100 * s['intrusion_half'][1]:.1f}%"
+      f" | {first} + {second}: {100 * worst:.1f}% | {_pp(p['mean'])} [{_pp(p['low'])}, {_pp(p['high'])}] |"
+    )
+  keys = [subset_name(c) for c in subsets]
+  if len(keys) >= 3:
+    rho = stats.spearmanr(
+      [summary[k]["intrusion_all"][0] for k in keys], [summary[k]["penalty"]["mean"] for k in keys]
+    ).statistic
+    lines += [
+      "",
+      f"Spearman rank correlation of intrusion with the Mixup penalty over these {len(keys)} subsets: {rho:+.2f}.",
+    ]
+  lines += ["", "Intrusion ± std over seeds. Per pair, mean over seeds:", "", *detail_lines]
+  return "\n".join(lines), summary
+
+
+def write_all(spec: GridSpec, output_dir: str, command: str) -> None:
+  """Writes table1.md, runs.csv, table1.png, intrusion.md and mixtures.png to output_dir."""
+  cells = collect(spec, output_dir)
+  base = spec.base
+  protocol = (
+    f"Protocol: three-conv model (tfmixup.model), Adam lr {base.learning_rate:g}, batch {base.batch_size},"
+    f" epochs {base.epochs}, Mixup α = {base.alpha:g}, seeds {', '.join(map(str, spec.seeds))}"
+    + (f", first {base.train_size} training images" if base.train_size else ", full training split")
+    + (f", first {base.test_size} test images." if base.test_size else ", full test split.")
+  )
+  study_subsets = [c for c, _ in spec.cells if c not in CONTROL_SUBSETS]
+  with open(os.path.join(output_dir, "table1.md"), "w") as f:
+    f.write(table1_markdown(cells, study_subsets, command, protocol))
+  write_csv(cells, os.path.join(output_dir, "runs.csv"))
+  save_accuracy_figure(cells, [c for c, _ in spec.cells], os.path.join(output_dir, "table1.png"))
+
+  full = training.load_data(dataclasses.replace(base, classes=None))
+  intrusion_subsets = [c for c, _ in spec.cells if c is not None]
+  text, _ = intrusion_markdown(spec, output_dir, cells, full, intrusion_subsets, command)
+  with open(os.path.join(output_dir, "intrusion.md"), "w") as f:
+    f.write(text + "\n")
+  predictions = []
+  for i, j in PICTURE_PAIRS:
+    classes = next((c for c in intrusion_subsets if i in c and j in c), None)
+    if classes is None:
+      predictions.append(None)
+      continue
+    config = dataclasses.replace(base, classes=tuple(classes), method="erm", seed=spec.seeds[0])
+    predictions.append((training.keras.models.load_model(training.model_path(output_dir, config)), classes))
+  intrusion.save_mixture_grid(
+    full.test, PICTURE_PAIRS, os.path.join(output_dir, "mixtures.png"), predictions=predictions
+  )
