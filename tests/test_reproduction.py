@@ -7,11 +7,10 @@ import sys
 
 import numpy as np
 import tensorflow as tf
+from helpers import MNIST_DIR
 from matplotlib import image as mpimg
 
 from tfmixup.report import paired_difference
-
-from helpers import MNIST_DIR
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -160,7 +160,13 @@ def save_accuracy_figure(cells: dict, subsets: Sequence[Sequence[int] | None], p
 
 
 def intrusion_markdown(
-  spec: GridSpec, output_dir: str, cells: dict, full: training.SplitData, subsets: Sequence[Sequence[int]], command: str
+  spec: GridSpec,
+  output_dir: str,
+  cells: dict,
+  full: training.SplitData,
+  subsets: Sequence[Sequence[int]],
+  *,
+  command: str,
 ) -> tuple[str, dict]:
   """Intrusion rates of the ERM models of each subset, against the Mixup penalty."""
   summary = {}
@@ -216,7 +222,8 @@ def intrusion_markdown(
     p = s["penalty"]
     first, second, worst = s["worst_pair"]
     lines.append(
-      f"| {column(classes)} | {s['resemblance']:.3f} | {100 * s['intrusion_all'][0]:.1f} ± {100 * s['intrusion_all'][1]:.1f}%"
+      f"| {column(classes)} | {s['resemblance']:.3f}"
+      f" | {100 * s['intrusion_all'][0]:.1f} ± {100 * s['intrusion_all'][1]:.1f}%"
       f" | {100 * s['intrusion_half'][0]:.1f} ± {100 * s['intrusion_half'][1]:.1f}%"
       f" | {first} + {second}: {100 * worst:.1f}% | {_pp(p['mean'])} [{_pp(p['low'])}, {_pp(p['high'])}] |"
     )
@@ -251,7 +258,7 @@ def write_all(spec: GridSpec, output_dir: str, command: str) -> None:
 
   full = training.load_data(dataclasses.replace(base, classes=None))
   intrusion_subsets = [c for c, _ in spec.cells if c is not None]
-  text, _ = intrusion_markdown(spec, output_dir, cells, full, intrusion_subsets, command)
+  text, _ = intrusion_markdown(spec, output_dir, cells, full, intrusion_subsets, command=command)
   with open(os.path.join(output_dir, "intrusion.md"), "w") as f:
     f.write(text + "\n")
   predictions = []
