@@ -135,6 +135,7 @@ class RealMnistTest(tf.test.TestCase):
     train = datasets.load_arrays("mnist", "train", data_dir=MNIST_DIR)
     test = datasets.load_arrays("mnist", "test", data_dir=MNIST_DIR)
     self.assertEqual(train.images.shape, (60000, 28, 28, 1))
+    self.assertEqual(train.images.ctypes.data % 64, 0)  # aligned: the stages adopt it uncopied
     self.assertEqual(test.images.shape, (10000, 28, 28, 1))
 
     # What the reader returns, re-serialized with its IDX header, has the

@@ -205,3 +205,22 @@ class KerasTest(tf.test.TestCase):
     history = model.fit(datasets.mixup(data, batch_size=8, seed=0), epochs=2, verbose=0, shuffle=False)
     self.assertLen(history.history["loss"], 2)
     self.assertTrue(np.all(np.isfinite(history.history["loss"])))
+
+
+class AsTensorTest(tf.test.TestCase):
+  def test_adopts_aligned_arrays_and_copies_others(self):
+    from tfmixup.datasets import idx, stages  # noqa: PLC0415
+
+    aligned = idx.aligned_empty((4, 3))
+    self.assertEqual(aligned.ctypes.data % idx.TENSOR_ALIGNMENT, 0)
+    aligned[:] = 7
+    adopted = stages.as_tensor(aligned)
+    aligned[0, 0] = 9  # one buffer: the tensor sees the change
+    self.assertEqual(int(adopted[0, 0]), 9)
+    self.assertEqual(int(tf.reduce_sum(tf.cast(adopted, tf.int32))), 9 + 11 * 7)
+    base = idx.aligned_empty((9,))
+    base[:] = 3
+    unaligned = base[1:]  # one byte off the alignment
+    copied = stages.as_tensor(unaligned)
+    unaligned[0] = 8
+    self.assertEqual(int(copied[0]), 3)

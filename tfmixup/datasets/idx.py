@@ -26,16 +26,38 @@ IMAGES_NDIM = 3
 LABELS_NDIM = 1
 
 
-def _read_bytes(path: str) -> bytes:
-  """Returns the file's content, decompressed if it is gzip data."""
+_CHUNK = 1 << 20
+# TensorFlow needs 64-byte aligned memory to use a buffer without copying it.
+TENSOR_ALIGNMENT = 64
+
+
+def aligned_empty(shape: tuple[int, ...], dtype=np.uint8) -> np.ndarray:
+  """An uninitialized C-contiguous array whose data is 64-byte aligned."""
+  nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize
+  buffer = np.empty(nbytes + TENSOR_ALIGNMENT, np.uint8)
+  offset = -buffer.ctypes.data % TENSOR_ALIGNMENT
+  return buffer[offset : offset + nbytes].view(dtype).reshape(shape)
+
+
+def _content_size(path: str) -> tuple[int, bool]:
+  """(size of the content, gzipped?): exact for plain files, mod 2**32 for gzip (its trailer)."""
   with open(path, "rb") as f:
-    raw = f.read()
-  if raw[:2] != _GZIP_MAGIC:
-    return raw
-  try:
-    return gzip.decompress(raw)
-  except (OSError, EOFError, zlib.error) as e:
-    raise IdxFormatError(f"{path}: corrupt or truncated gzip data ({e})") from e
+    if f.read(2) != _GZIP_MAGIC:
+      return os.path.getsize(path), False
+    f.seek(-4, os.SEEK_END)
+    return int.from_bytes(f.read(4), "little"), True
+
+
+def _read_exactly(stream, view: memoryview) -> int:
+  """Fills `view` from `stream`; returns the number of bytes read (less at EOF)."""
+  filled = 0
+  while filled < len(view):
+    # Bounded chunks: gzip's readinto builds a bytes object of the size asked.
+    n = stream.readinto(view[filled : filled + _CHUNK])
+    if not n:
+      break
+    filled += n
+  return filled
 
 
 def read_idx(path: str | os.PathLike, expected_ndim: int) -> np.ndarray:
@@ -55,28 +77,50 @@ def read_idx(path: str | os.PathLike, expected_ndim: int) -> np.ndarray:
       corrupt.
   """
   path = os.fspath(path)
-  data = _read_bytes(path)
-  if len(data) < 4:
-    raise IdxFormatError(f"{path}: {len(data)} bytes is too short for an IDX header")
-  zero, dtype_code, ndim = int.from_bytes(data[:2], "big"), data[2], data[3]
+  try:
+    size, gzipped = _content_size(path)
+    with gzip.open(path, "rb") if gzipped else open(path, "rb") as stream:
+      return _read_stream(stream, path, expected_ndim, size, gzipped)
+  except (OSError, EOFError, zlib.error) as e:  # gzip's errors for corrupt data
+    raise IdxFormatError(f"{path}: corrupt or truncated gzip data ({e})") from e
+
+
+def _read_stream(stream, path: str, expected_ndim: int, size: int, gzipped: bool) -> np.ndarray:
+  # The data is decompressed straight into its final, aligned array: no
+  # second copy of the file in memory, and TensorFlow can adopt the array.
+  magic_bytes = stream.read(4)
+  if len(magic_bytes) < 4:
+    raise IdxFormatError(f"{path}: {len(magic_bytes)} bytes is too short for an IDX header")
+  zero, dtype_code, ndim = int.from_bytes(magic_bytes[:2], "big"), magic_bytes[2], magic_bytes[3]
   expected_magic = (_UBYTE << 8) | expected_ndim
-  magic = int.from_bytes(data[:4], "big")
+  magic = int.from_bytes(magic_bytes, "big")
   if zero != 0 or dtype_code != _UBYTE or ndim != expected_ndim:
     raise IdxFormatError(
       f"{path}: magic number 0x{magic:08x}, expected 0x{expected_magic:08x}"
       f" (unsigned bytes, {expected_ndim} dimension(s))"
     )
+  dims = stream.read(4 * ndim)
+  if len(dims) < 4 * ndim:
+    raise IdxFormatError(f"{path}: truncated header ({4 + len(dims)} bytes)")
+  shape = tuple(int.from_bytes(dims[4 * i : 4 * i + 4], "big") for i in range(ndim))
   header_size = 4 + 4 * ndim
-  if len(data) < header_size:
-    raise IdxFormatError(f"{path}: truncated header ({len(data)} bytes)")
-  shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
   expected_size = header_size + int(np.prod(shape, dtype=np.int64))
-  if len(data) != expected_size:
-    kind = "truncated" if len(data) < expected_size else "has trailing bytes"
+  # Check sizes before allocating what a corrupt header may claim.
+  if gzipped and size != expected_size % 2**32:
     raise IdxFormatError(
-      f"{path}: {kind}: header says shape {shape} ({expected_size} bytes), file holds {len(data)} bytes"
+      f"{path}: corrupt or truncated gzip data (it says {size} bytes; header says shape {shape}, {expected_size} bytes)"
     )
-  return np.frombuffer(data, dtype=np.uint8, offset=header_size).reshape(shape)
+  if not gzipped and size != expected_size:
+    kind = "truncated" if size < expected_size else "has trailing bytes"
+    raise IdxFormatError(f"{path}: {kind}: header says shape {shape} ({expected_size} bytes), file holds {size} bytes")
+  array = aligned_empty(shape)
+  filled = _read_exactly(stream, memoryview(array.reshape(-1)))
+  extra = len(stream.read(1 << 16)) if filled == array.size else 0
+  if filled < array.size or extra:
+    kind = "truncated" if filled < array.size else "has trailing bytes"
+    held = f"{header_size + filled + extra}{'+' if extra == 1 << 16 else ''}"
+    raise IdxFormatError(f"{path}: {kind}: header says shape {shape} ({expected_size} bytes), file holds {held} bytes")
+  return array
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray) -> None:

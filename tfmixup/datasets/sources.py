@@ -95,8 +95,11 @@ def select_classes(data: ImageArrays, classes: Sequence[int]) -> ImageArrays:
   relabel[list(classes)] = np.arange(len(classes))
   new_labels = relabel[data.labels]
   keep = new_labels >= 0
+  # Aligned, so the stages can use the subset without copying it.
+  images = idx.aligned_empty((int(keep.sum()), *data.images.shape[1:]), data.images.dtype)
+  np.compress(keep, data.images, axis=0, out=images)
   return ImageArrays(
-    images=data.images[keep],
+    images=images,
     labels=new_labels[keep],
     class_names=tuple(data.class_names[c] for c in classes),
     source_classes=tuple(data.source_classes[c] for c in classes),

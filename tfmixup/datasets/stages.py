@@ -35,7 +35,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from tfmixup.datasets import draws, mixing
+from tfmixup.datasets import draws, idx, mixing
 from tfmixup.datasets.errors import DataError, LabelError
 from tfmixup.datasets.labels import LabelFormat, label_format, to_rows
 from tfmixup.datasets.sources import ImageArrays
@@ -44,8 +44,29 @@ Data = tf.data.Dataset | ImageArrays | tuple[np.ndarray, np.ndarray]
 # (images_a, labels_a, images_b, labels_b, seed) -> (images, labels)
 Combine = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
 
+# tf.data's default graph rewrites serialize the pipeline, turning the
+# in-memory arrays its map captures into graph constants: a full extra copy
+# of the data (measured: +47 MB for MNIST, see BENCHMARKS.md). The array path
+# is already one fused, parallel, prefetched map, so it skips the rewrites.
+_KEEP_GRAPH = tf.data.Options()
+_KEEP_GRAPH.experimental_optimization.apply_default_optimizations = False
+
 # Salts that make the stage's independent streams use different seeds.
 _STREAM_A, _STREAM_B, _LAMBDA = 0, 1, 2
+
+
+def as_tensor(array: np.ndarray) -> tf.Tensor:
+  """A tensor of the array's values, sharing its memory where TensorFlow can.
+
+  A C-contiguous, writable array whose data is 64-byte aligned (as
+  `load_arrays` allocates images) is adopted through DLPack without a copy;
+  any other array is copied. Adopted arrays must not be modified afterwards.
+  """
+  if (
+    array.size and array.flags.c_contiguous and array.flags.writeable and array.ctypes.data % idx.TENSOR_ALIGNMENT == 0
+  ):
+    return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+  return tf.constant(array)
 
 
 def _check_positive_int(name: str, value: object) -> int:
@@ -124,7 +145,7 @@ def _from_arrays(
   num_batches = size // batch_size if drop_remainder else -(-size // batch_size)
   if num_batches == 0:
     raise DataError(f"drop_remainder with {size} examples < batch_size {batch_size} leaves no batch")
-  images_t, labels_t = tf.constant(images), tf.constant(labels)
+  images_t, labels_t = as_tensor(images), tf.constant(labels)
 
   def fetch(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     x = _to_float_images(tf.gather(images_t, indices))
@@ -136,9 +157,8 @@ def _from_arrays(
 
   if seed is None:  # In order, no mixing: evaluation.
     steps = tf.data.Dataset.range(num_batches)
-    return steps.map(lambda step: fetch(positions(step)), num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-      tf.data.AUTOTUNE
-    )
+    ds = steps.map(lambda step: fetch(positions(step)), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_KEEP_GRAPH)
 
   def batch(key: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     epoch_seed = tf.stack([tf.constant(seed, tf.int64), key])
@@ -153,7 +173,8 @@ def _from_arrays(
   keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
   steps = keys.flat_map(lambda key: tf.data.Dataset.range(num_batches).map(lambda step: (key, step)))
   ds = steps.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
-  return ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
+  ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
+  return ds.with_options(_KEEP_GRAPH)
 
 
 def _from_dataset(
