@@ -15,7 +15,7 @@ from scipy import stats
 from tfmixup import datasets, intrusion, training
 from tfmixup.config import subset_name
 from tfmixup.experiments import CONTROL_SUBSETS, GridSpec
-from tfmixup.reporting import METHOD_LABELS, cell, mean_std
+from tfmixup.reporting import METHOD_LABELS, cell, markdown_table, mean_std
 
 # The study's Table 1: train (test) accuracy in %, three runs each, no spread.
 STUDY = {
@@ -68,6 +68,21 @@ def _pp(x: float) -> str:
 def table1_markdown(cells: dict, subsets: Sequence[Sequence[int] | None], command: str, protocol: str) -> str:
   keys = [subset_name(s) for s in subsets]
   columns = [column(s) for s in subsets]
+  accuracy_rows = []
+  for method in ("mixup", "erm", "pair_sampling"):
+    if method in STUDY:
+      study = [f"{STUDY[method][k][0]:.1f}% ({STUDY[method][k][1]:.1f}%)" if k in STUDY[method] else "" for k in keys]
+      accuracy_rows.append((f"{METHOD_LABELS[method]} (study)", study))
+    ours = [cell(cells[(k, method)]) if (k, method) in cells else "" for k in keys]
+    n = len(cells.get((keys[0], method), []))
+    accuracy_rows.append((f"{METHOD_LABELS[method]} (ours, {n} seeds)", ours))
+  difference_rows = [("Mixup - without (study)", [f"{STUDY['mixup'][k][1] - STUDY['erm'][k][1]:+.2f}" for k in keys])]
+  for method in ("mixup", "pair_sampling"):
+    row = []
+    for k in keys:
+      d = paired_difference(cells[(k, method)], cells[(k, "erm")])
+      row.append(f"{_pp(d['mean'])} [{_pp(d['low'])}, {_pp(d['high'])}]")
+    difference_rows.append((f"{METHOD_LABELS[method]} - without (ours)", row))
   lines = [
     "# Table 1, reproduced",
     "",
@@ -76,34 +91,15 @@ def table1_markdown(cells: dict, subsets: Sequence[Sequence[int] | None], comman
     "Train (test) accuracy. Study: three runs, mean only. Ours: mean ± sample std over seeds;"
     " train accuracy on the clean, unmixed training split.",
     "",
-    "| | " + " | ".join(columns) + " |",
-    "|---" * (len(columns) + 1) + "|",
-  ]
-  for method in ("mixup", "erm", "pair_sampling"):
-    if method in STUDY:
-      study = [f"{STUDY[method][k][0]:.1f}% ({STUDY[method][k][1]:.1f}%)" if k in STUDY[method] else "" for k in keys]
-      lines.append(f"| {METHOD_LABELS[method]} (study) | " + " | ".join(study) + " |")
-    ours = [cell(cells[(k, method)]) if (k, method) in cells else "" for k in keys]
-    n = len(cells.get((keys[0], method), []))
-    lines.append(f"| {METHOD_LABELS[method]} (ours, {n} seeds) | " + " | ".join(ours) + " |")
-  lines += [
+    markdown_table(columns, accuracy_rows),
     "",
     "## Differences against training without mixing, paired by seed",
     "",
     "Test accuracy difference in percentage points, mean and 95% confidence interval (t, over seeds);"
     " the study's difference for comparison.",
     "",
-    "| | " + " | ".join(columns) + " |",
-    "|---" * (len(columns) + 1) + "|",
+    markdown_table(columns, difference_rows),
   ]
-  study_row = [f"{STUDY['mixup'][k][1] - STUDY['erm'][k][1]:+.2f}" for k in keys]
-  lines.append("| Mixup - without (study) | " + " | ".join(study_row) + " |")
-  for method in ("mixup", "pair_sampling"):
-    row = []
-    for k in keys:
-      d = paired_difference(cells[(k, method)], cells[(k, "erm")])
-      row.append(f"{_pp(d['mean'])} [{_pp(d['low'])}, {_pp(d['high'])}]")
-    lines.append(f"| {METHOD_LABELS[method]} - without (ours) | " + " | ".join(row) + " |")
   lines.append("")
   return "\n".join(lines)
 
