@@ -72,8 +72,8 @@ def run_grid(spec: GridSpec, output_dir: str, log=print) -> list[dict]:
   configs = spec.configs()
   start = time.perf_counter()
   for n, config in enumerate(configs, 1):
-    saved = training.read_result(output_dir, config)
-    if saved is None or not _has_model(output_dir, config):
+    saved = training.saved_result(output_dir, config, with_model=True)
+    if saved is None:
       if full is None:
         full = training.load_data(dataclasses.replace(config, classes=None))
       data = (
@@ -94,9 +94,3 @@ def run_grid(spec: GridSpec, output_dir: str, log=print) -> list[dict]:
     )
     results.append(saved)
   return results
-
-
-def _has_model(output_dir: str, config: TrainConfig) -> bool:
-  import os  # noqa: PLC0415
-
-  return os.path.exists(training.model_path(output_dir, config))

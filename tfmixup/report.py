@@ -9,6 +9,7 @@ import dataclasses
 import os
 from collections.abc import Sequence
 
+import keras
 import numpy as np
 from scipy import stats
 
@@ -173,7 +174,7 @@ def intrusion_markdown(
     per_seed = []
     for seed in spec.seeds:
       config = dataclasses.replace(spec.base, classes=tuple(classes), method="erm", seed=seed)
-      model = training.keras.models.load_model(training.model_path(output_dir, config))
+      model = keras.models.load_model(training.model_path(output_dir, config))
       per_seed.append(intrusion.intrusion_rates(model, test))
     rows = per_seed[0]
     rates = np.array([[r["intrusion"] for r in seed_rows] for seed_rows in per_seed])  # [seeds, rows]
@@ -264,7 +265,7 @@ def write_all(spec: GridSpec, output_dir: str, command: str) -> None:
       predictions.append(None)
       continue
     config = dataclasses.replace(base, classes=tuple(classes), method="erm", seed=spec.seeds[0])
-    predictions.append((training.keras.models.load_model(training.model_path(output_dir, config)), classes))
+    predictions.append((keras.models.load_model(training.model_path(output_dir, config)), classes))
   intrusion.save_mixture_grid(
     full.test, PICTURE_PAIRS, os.path.join(output_dir, "mixtures.png"), predictions=predictions
   )

@@ -123,6 +123,14 @@ def read_result(output_dir: str, config: TrainConfig) -> dict | None:
   return result if result.get("config") == config.to_dict() else None
 
 
+def saved_result(output_dir: str, config: TrainConfig, with_model: bool = False) -> dict | None:
+  """A finished run's results (None if not saved, or saved without a needed model)."""
+  result = read_result(output_dir, config)
+  if result is None or (with_model and not os.path.exists(model_path(output_dir, config))):
+    return None
+  return result
+
+
 def train(
   config: TrainConfig,
   output_dir: str | None = None,
@@ -148,8 +156,8 @@ def train(
     wall_time_s, versions, device.
   """
   if output_dir is not None:
-    saved = read_result(output_dir, config)
-    if saved is not None and (not save_model or os.path.exists(model_path(output_dir, config))):
+    saved = saved_result(output_dir, config, with_model=save_model)
+    if saved is not None:
       return saved
   start = time.perf_counter()
   data = data if data is not None else load_data(config)
