@@ -72,13 +72,17 @@ def read_idx(path: str | os.PathLike, expected_ndim: int) -> np.ndarray:
     `[count]` for labels.
 
   Raises:
-    IdxFormatError: the magic number, dimension count or data size is not
+    IdxFormatError: the file cannot be read (missing, a directory, no
+      permission), the magic number, dimension count or data size is not
       what the header and `expected_ndim` require, or the gzip data is
       corrupt.
   """
   path = os.fspath(path)
   try:
     size, gzipped = _content_size(path)
+  except OSError as e:  # missing, a directory, unreadable: not a gzip problem
+    raise IdxFormatError(f"{path}: cannot read the file ({e.strerror or e})") from e
+  try:
     with gzip.open(path, "rb") if gzipped else open(path, "rb") as stream:
       return _read_stream(stream, path, expected_ndim, size, gzipped)
   except (OSError, EOFError, zlib.error) as e:  # gzip's errors for corrupt data

@@ -77,11 +77,16 @@ def to_rows(labels: tf.Tensor, fmt: LabelFormat, check: bool = True) -> tf.Tenso
     tf.errors.InvalidArgumentError: (when iterated) a value fails the check.
   """
   if fmt.sparse:
+    # tf.one_hot takes only uint8, int32 and int64 ids; int64 holds every
+    # id of every integer dtype (an out-of-range uint64 turns negative and
+    # fails the check below). The bound is compared in int64 too, so K > 255
+    # cannot overflow a narrow dtype.
+    labels = tf.cast(labels, tf.int64)
     if check:
       tf.debugging.assert_non_negative(labels, message="class ids must be >= 0")
       tf.debugging.assert_less(
         labels,
-        tf.cast(fmt.num_classes, labels.dtype),
+        tf.constant(fmt.num_classes, tf.int64),
         message=f"class ids must be < num_classes={fmt.num_classes}",
       )
     return tf.one_hot(labels, fmt.num_classes, dtype=tf.float32)

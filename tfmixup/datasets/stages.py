@@ -8,25 +8,27 @@ one vectorized map. Output batches are Keras-ready
 Two inputs, one plumbing:
 
 * In-memory arrays (`ImageArrays`, or an `(images, labels)` tuple): the fast
-  path. Nothing is shuffled element by element. For each batch, its positions
-  in the epoch are mapped through two seeded permutations of the whole
-  dataset (`tf.random.experimental.index_shuffle`), and one fused map gathers
-  both sets of examples from the uint8 arrays, normalizes, one-hots, draws λ
-  and mixes.
-* Any `tf.data.Dataset` of `(image, label)`: two `shuffle` copies with
-  different seeds, each batched, zipped, and mixed by the same map. Use this
-  for data that does not fit in memory.
+  path. Nothing is shuffled element by element. At the start of each epoch
+  two seeded permutations of the whole dataset are drawn (`draws.permutation`:
+  pass A gives the first examples, pass B their partners); each batch slices
+  its positions out of both, and one fused map gathers both sets of examples
+  from the uint8 arrays, normalizes, one-hots, draws λ and mixes.
+* Any `tf.data.Dataset` of `(image, label)`: each epoch, two `shuffle` copies
+  with seeds of their own, each batched, zipped, and mixed by the same
+  arithmetic. Use this for data that does not fit in memory.
 
-Randomness. Every draw is stateless and derived from `seed`. What changes
-from epoch to epoch is a 64-bit key that `Dataset.random(seed,
-rerandomize_each_iteration=True)` hands to each new iteration (Keras starts
-one per epoch); permutations and λ are functions of (seed, key, step). So the
-same seed gives the same stream of batches in every run and process, and
-each epoch has new pairs and new λ. Not covered: the key stream, like
-`Dataset.shuffle`, also depends on TensorFlow's global seed, so call
-`tf.random.set_seed` / `keras.utils.set_random_seed` the same way (or not at
-all) in runs that must match; and a run resumed mid-training (e.g. by
-`keras.callbacks.BackupAndRestore`) restarts the key stream at epoch 0.
+Randomness. Every stream (both passes, λ per batch, the shuffle seeds of a
+`tf.data.Dataset` input) is derived from `seed` and the epoch number in
+`seeds.py`, which also explains why the streams are independent. Epoch e is
+the e-th iteration of the returned dataset (Keras starts one per epoch), so
+the same seed gives the same stream of batches in every run and process,
+and every epoch has new pairs and new λ. Not covered: `Dataset.shuffle`
+also mixes TensorFlow's global seed into its order, so for a
+`tf.data.Dataset` input call `tf.random.set_seed` /
+`keras.utils.set_random_seed` the same way (or not at all) in runs that must
+match (the in-memory path does not depend on it); and a run resumed
+mid-training (e.g. by `keras.callbacks.BackupAndRestore`) in a new process
+starts again at epoch 0.
 """
 
 import math
@@ -35,7 +37,7 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from tfmixup.datasets import draws, idx, mixing
+from tfmixup.datasets import draws, idx, mixing, seeds
 from tfmixup.datasets.errors import DataError, LabelError
 from tfmixup.datasets.labels import LabelFormat, label_format, to_rows
 from tfmixup.datasets.sources import ImageArrays
@@ -50,9 +52,6 @@ Combine = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tupl
 # is already one fused, parallel, prefetched map, so it skips the rewrites.
 _KEEP_GRAPH = tf.data.Options()
 _KEEP_GRAPH.experimental_optimization.apply_default_optimizations = False
-
-# Salts that make the stage's independent streams use different seeds.
-_STREAM_A, _STREAM_B, _LAMBDA = 0, 1, 2
 
 
 def as_tensor(array: np.ndarray) -> tf.Tensor:
@@ -73,12 +72,6 @@ def _check_positive_int(name: str, value: object) -> int:
   if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
     raise DataError(f"{name} must be a positive integer, got {value!r}")
   return int(value)
-
-
-def _check_seed(seed: object) -> int:
-  if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-    raise DataError(f"seed must be an integer, got {seed!r}")
-  return int(seed)
 
 
 def check_alpha(alpha: float) -> float:
@@ -145,34 +138,48 @@ def _from_arrays(
   num_batches = size // batch_size if drop_remainder else -(-size // batch_size)
   if num_batches == 0:
     raise DataError(f"drop_remainder with {size} examples < batch_size {batch_size} leaves no batch")
-  images_t, labels_t = as_tensor(images), tf.constant(labels)
+  # Sparse ids as int64 (tf.one_hot takes no other wide integer dtype).
+  images_t, labels_t = as_tensor(images), tf.constant(labels.astype(np.int64) if fmt.sparse else labels)
 
   def fetch(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     x = _to_float_images(tf.gather(images_t, indices))
     return x, to_rows(tf.gather(labels_t, indices), fmt, check=False)
 
-  def positions(step: tf.Tensor) -> tf.Tensor:
+  def bounds(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     start = step * batch_size
-    return tf.range(start, tf.minimum(start + batch_size, size), dtype=tf.int64)
+    return start, tf.minimum(start + batch_size, size)
 
   if seed is None:  # In order, no mixing: evaluation.
     steps = tf.data.Dataset.range(num_batches)
-    ds = steps.map(lambda step: fetch(positions(step)), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = steps.map(lambda step: fetch(tf.range(*bounds(step))), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_KEEP_GRAPH)
 
-  def batch(key: tf.Tensor, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    epoch_seed = tf.stack([tf.constant(seed, tf.int64), key])
-    pos = positions(step)
-    x_a, y_a = fetch(draws.shuffled_indices(pos, draws.derive_seed(epoch_seed, _STREAM_A), size))
+  root = seeds.root(seed)
+  counter = seeds.EpochCounter()
+
+  def epoch_steps(epoch: tf.Tensor) -> tf.data.Dataset:
+    # Two full permutations per epoch (480 KB each for 60k examples), made
+    # once; each batch slices its positions out of both.
+    epoch_seed = seeds.epoch_seed(root, epoch)
+    order_a = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_A))
+    order_b = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B)) if combine else order_a
+
+    def indices(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+      start, stop = bounds(step)
+      return epoch_seed, step, order_a[start:stop], order_b[start:stop]
+
+    return tf.data.Dataset.range(num_batches).map(indices)
+
+  def batch(epoch_seed: tf.Tensor, step: tf.Tensor, index_a: tf.Tensor, index_b: tf.Tensor):
+    x_a, y_a = fetch(index_a)
     if combine is None:
       return x_a, y_a
-    x_b, y_b = fetch(draws.shuffled_indices(pos, draws.derive_seed(epoch_seed, _STREAM_B), size))
-    return combine(x_a, y_a, x_b, y_b, draws.derive_seed(epoch_seed, _LAMBDA, step))
+    x_b, y_b = fetch(index_b)
+    return combine(x_a, y_a, x_b, y_b, seeds.stream(epoch_seed, seeds.Stream.LAMBDA, step))
 
-  # One key per iteration (epoch), then one element per batch.
-  keys = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(1)
-  steps = keys.flat_map(lambda key: tf.data.Dataset.range(num_batches).map(lambda step: (key, step)))
-  ds = steps.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
+  # One element per iteration (the epoch number), then one per batch; the
+  # gathering and mixing run in one parallel map.
+  ds = counter.dataset().flat_map(epoch_steps).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
   return ds.with_options(_KEEP_GRAPH)
 
@@ -208,24 +215,31 @@ def _from_dataset(
       raise DataError("the dataset's size is unknown or infinite: pass shuffle_buffer")
     shuffle_buffer = cardinality
   shuffle_buffer = _check_positive_int("shuffle_buffer", shuffle_buffer)
-  # Two independent shuffles: the same seed twice would pair each example with itself.
-  seed_a, seed_b, seed_keys = (int(s) for s in np.random.SeedSequence(seed).generate_state(3))
+  root = seeds.root(seed)
+  counter = seeds.EpochCounter()
 
-  def stream(stream_seed: int) -> tf.data.Dataset:
-    shuffled = dataset.shuffle(shuffle_buffer, seed=stream_seed, reshuffle_each_iteration=True)
-    return shuffled.batch(batch_size, drop_remainder=drop_remainder)
+  def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+    # Each epoch shuffles both streams afresh from seeds of its own; the same
+    # seed twice would pair each example with itself.
+    epoch_seed = seeds.epoch_seed(root, epoch)
 
-  if combine is None:
-    return stream(seed_a).map(prepare, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    def stream(which: seeds.Stream) -> tf.data.Dataset:
+      shuffled = dataset.shuffle(shuffle_buffer, seed=seeds.shuffle_seed(epoch_seed, which))
+      return shuffled.batch(batch_size, drop_remainder=drop_remainder)
 
-  def batch(a: tuple, b: tuple, key: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    (x_a, y_a), (x_b, y_b) = prepare(*a), prepare(*b)
-    lambda_seed = draws.derive_seed(tf.stack([tf.constant(seed, tf.int64), key]), _LAMBDA)
-    return combine(x_a, y_a, x_b, y_b, lambda_seed)
+    first = stream(seeds.Stream.SHUFFLE_A)
+    if combine is None:
+      return first.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
+    steps = tf.data.Dataset.range(2**62)
 
-  keys = tf.data.Dataset.random(seed=seed_keys, rerandomize_each_iteration=True)
-  zipped = tf.data.Dataset.zip(stream(seed_a), stream(seed_b), keys)
-  return zipped.map(batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    def batch(a: tuple, b: tuple, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+      (x_a, y_a), (x_b, y_b) = prepare(*a), prepare(*b)
+      return combine(x_a, y_a, x_b, y_b, seeds.stream(epoch_seed, seeds.Stream.LAMBDA, step))
+
+    pairs = tf.data.Dataset.zip(first, stream(seeds.Stream.SHUFFLE_B), steps)
+    return pairs.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
+
+  return counter.dataset().flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
 
 
 def _stage(
@@ -239,7 +253,11 @@ def _stage(
   shuffle_buffer: int | None,
 ) -> tf.data.Dataset:
   batch_size = _check_positive_int("batch_size", batch_size)
-  seed = None if seed is None else _check_seed(seed)
+  if seed is not None:
+    try:
+      seed = seeds.check_seed(seed)
+    except ValueError as e:
+      raise DataError(str(e)) from None
   common = dict(batch_size=batch_size, seed=seed, num_classes=num_classes, drop_remainder=drop_remainder)
   if isinstance(data, tf.data.Dataset):
     return _from_dataset(data, combine, shuffle_buffer=shuffle_buffer, **common)
@@ -252,7 +270,7 @@ def mixup(
   data: Data,
   *,
   batch_size: int,
-  seed: int,
+  seed: int | None,
   alpha: float = 1.0,
   num_classes: int | None = None,
   drop_remainder: bool = False,
@@ -269,7 +287,9 @@ def mixup(
       images are scaled to [0, 1]; float images are used as they are.
       Labels: integer ids `[]` with `num_classes`, or float rows `[K]`.
     batch_size: examples per batch; the last batch may be smaller.
-    seed: every random choice derives from it (see the module docstring).
+    seed: an integer in [-2**63, 2**63); every random choice derives from
+      it (see `seeds.py`). None mixes from a fresh seed drawn from the
+      operating system: a different stream in every run, not reproducible.
     alpha: Beta concentration α > 0. 1.0 draws λ uniformly, as in the Mixup
       authors' CIFAR-10 code; small α keeps λ near 0 or 1.
     num_classes: K for integer labels (defaults to `ImageArrays.num_classes`).
@@ -279,13 +299,16 @@ def mixup(
 
   Returns:
     A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`,
-    one epoch per iteration, new pairs and λ each iteration.
+    one epoch per iteration. Iteration e (0, 1, ...) is epoch e: two new
+    independent permutations (first examples, partners) and new λ.
 
   Raises:
-    DataError: bad α, batch size, seed, or image shape/dtype.
+    DataError: bad α, batch size, seed (not an int64 integer), or image
+      shape/dtype.
     LabelError: labels of a format the stage cannot mix (see `labels.py`).
   """
   alpha = check_alpha(alpha)
+  seed = seeds.fresh_seed() if seed is None else seed
 
   def combine(x_a, y_a, x_b, y_b, seed_):
     lam = draws.sample_beta(tf.shape(x_a)[:1], alpha, seed_)
@@ -306,7 +329,7 @@ def pair_sampling(
   data: Data,
   *,
   batch_size: int,
-  seed: int,
+  seed: int | None,
   num_classes: int | None = None,
   drop_remainder: bool = False,
   shuffle_buffer: int | None = None,
@@ -319,6 +342,8 @@ def pair_sampling(
     A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`
     where each label row is the one-hot label of the first image.
   """
+
+  seed = seeds.fresh_seed() if seed is None else seed
 
   def combine(x_a, y_a, x_b, y_b, seed_):
     del y_b, seed_  # The partner's label and λ play no part.
@@ -348,7 +373,8 @@ def batches(
 
   Args:
     data, batch_size, num_classes, drop_remainder, shuffle_buffer: as `mixup`.
-    seed: shuffle each epoch from this seed; None keeps the data's order.
+    seed: shuffle each epoch from this seed (an integer in [-2**63, 2**63));
+      None keeps the data's order (evaluation).
 
   Returns:
     A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`.
