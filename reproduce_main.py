@@ -27,7 +27,7 @@ _SKIP_TRAINING = flags.DEFINE_bool("report_only", False, "Only write the reports
 def main(argv: list[str]) -> None:
   if len(argv) > 1:
     sys.exit(f"reproduce_main.py: error: unexpected arguments {argv[1:]}")
-  from tfmixup import experiments, report  # noqa: PLC0415
+  from tfmixup import experiments, report, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
   from tfmixup.datasets import DataError  # noqa: PLC0415
 
@@ -38,10 +38,11 @@ def main(argv: list[str]) -> None:
   output_dir = _OUTPUT_DIR.value
   start = time.perf_counter()
   try:
+    training.prepare_output_dir(output_dir)
     if not _SKIP_TRAINING.value:
       experiments.run_grid(spec, output_dir)
     report.write_all(spec, output_dir, command=" ".join(["python", *sys.argv]))
-  except DataError as e:
+  except (DataError, training.OutputDirError, FileNotFoundError) as e:
     sys.exit(f"reproduce_main.py: error: {e}")
   print(f"Done in {time.perf_counter() - start:.0f} s; reports in {output_dir}")
 

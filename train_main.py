@@ -90,7 +90,7 @@ def main(argv: list[str]) -> None:
   logging.info("Config: %s", config)
   try:
     results = training.train_runs(config, _RUNS.value, _OUTPUT_DIR.value)
-  except DataError as e:
+  except (DataError, training.OutputDirError) as e:
     sys.exit(f"train_main.py: error: {e}")
   for result in results:
     print(reporting.run_line(result))

@@ -13,13 +13,13 @@ SEED = tf.constant([12, 34], tf.int64)
 class SampleBetaTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.named_parameters(("uniform", 1.0), ("small", 0.2), ("large", 4.0), ("tiny", 0.05))
   def test_matches_numpy_beta(self, alpha):
-    # Two-sample KS test, 20k draws each, fixed seeds. At this size the test
+    # Two-sample KS test, 50k draws each, fixed seeds. At this size the test
     # rejects Uniform(0,1) for α=0.2 or 4 and Beta(α,α) for any α off by 10%
     # (see test_detects_wrong_alpha); p > 0.001 for the right distribution.
-    ours = sample_beta([20_000], alpha, SEED).numpy()
+    ours = sample_beta([50_000], alpha, SEED).numpy()
     # λ is float32: round the float64 reference the same way (for α=0.05
     # about a fifth of the mass lies within float32's last step below 1).
-    reference = np.random.default_rng(0).beta(alpha, alpha, 20_000).astype(np.float32)
+    reference = np.random.default_rng(0).beta(alpha, alpha, 50_000).astype(np.float32)
     self.assertFalse(np.isnan(ours).any())
     self.assertGreater(stats.ks_2samp(ours, reference).pvalue, 1e-3)
     self.assertAllInRange(ours, 0.0, 1.0)
@@ -27,11 +27,11 @@ class SampleBetaTest(tf.test.TestCase, parameterized.TestCase):
   def test_detects_wrong_alpha(self):
     # The statistical test above has power: a sampler with α off by 10%, or
     # a Uniform sampler (the Model Garden bug), fails it.
-    ours = sample_beta([20_000], 1.1, SEED).numpy()
-    reference = np.random.default_rng(0).beta(1.0, 1.0, 20_000)
+    ours = sample_beta([50_000], 1.1, SEED).numpy()
+    reference = np.random.default_rng(0).beta(1.0, 1.0, 50_000)
     self.assertLess(stats.ks_2samp(ours, reference).pvalue, 1e-3)
-    uniform = np.random.default_rng(1).random(20_000)
-    self.assertLess(stats.ks_2samp(uniform, np.random.default_rng(0).beta(0.2, 0.2, 20_000)).pvalue, 1e-3)
+    uniform = np.random.default_rng(1).random(50_000)
+    self.assertLess(stats.ks_2samp(uniform, np.random.default_rng(0).beta(0.2, 0.2, 50_000)).pvalue, 1e-3)
 
   def test_never_nan_for_small_alpha(self):
     # The G1/(G1+G2) ratio gives 0/0 here (about 3 in 100k at α=0.05, nearly

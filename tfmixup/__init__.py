@@ -1,0 +1,6 @@
+"""tfmixup: Mixup and pair sampling as tf.data stages for Keras.
+
+The reusable part is `tfmixup.datasets`; see the README.
+"""
+
+__version__ = "0.2.0"

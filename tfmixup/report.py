@@ -40,11 +40,18 @@ def collect(spec: GridSpec, output_dir: str) -> dict[tuple[str, str], list[dict]
     FileNotFoundError: a run of the grid has no saved result.
   """
   cells: dict[tuple[str, str], list[dict]] = {}
+  missing = []
   for config in spec.configs():
     result = training.read_result(output_dir, config)
     if result is None:
-      raise FileNotFoundError(f"no saved result for {config.run_name} in {output_dir}: run the grid first")
-    cells.setdefault((config.subset, config.method), []).append(result)
+      missing.append(config.run_name)
+    else:
+      cells.setdefault((config.subset, config.method), []).append(result)
+  if missing:
+    raise FileNotFoundError(
+      f"{len(missing)} of {len(spec.configs())} runs have no saved result (by tfmixup >= 0.2.0) in"
+      f" {os.path.join(output_dir, 'runs')}, e.g. {missing[0]}: train the grid first"
+    )
   return cells
 
 

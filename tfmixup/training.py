@@ -9,16 +9,20 @@ once finished, and atomically.
 """
 
 import dataclasses
+import importlib.metadata
 import json
 import os
 import platform
+import subprocess
 import sys
+import tempfile
 import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
+import tfmixup
 from tfmixup import datasets
 from tfmixup.config import TrainConfig
 from tfmixup.model import build_model
@@ -67,16 +71,70 @@ def training_stage(config: TrainConfig, train: datasets.ImageArrays) -> tf.data.
   return datasets.batches(train, **common)
 
 
-def library_versions() -> dict[str, str]:
-  import tensorflow_datasets as tfds  # noqa: PLC0415
+def _package_version(name: str) -> str:
+  """A package's installed version; never raises (a run must not be lost to it)."""
+  try:
+    return importlib.metadata.version(name)
+  except Exception:  # noqa: BLE001 - any failure means "unknown"
+    return "unknown"
 
+
+def git_commit() -> str | None:
+  """The tfmixup source tree's git commit (with "-dirty" if modified), or None.
+
+  None outside a git checkout (an installed wheel) or without git.
+  """
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  try:
+    commit = subprocess.run(
+      ["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+    ).stdout.strip()
+    dirty = subprocess.run(
+      ["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+      capture_output=True,
+      text=True,
+      timeout=10,
+      check=True,
+    ).stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return f"{commit}-dirty" if dirty else commit or None
+
+
+def library_versions() -> dict[str, str | None]:
+  """Versions a run depends on, read from package metadata (never raises)."""
   return {
+    "tfmixup": tfmixup.__version__,
+    "git_commit": git_commit(),
     "python": platform.python_version(),
     "tensorflow": tf.__version__,
     "keras": keras.__version__,
-    "tensorflow_datasets": tfds.__version__,
+    "tensorflow_datasets": _package_version("tensorflow-datasets"),
     "numpy": np.__version__,
   }
+
+
+class OutputDirError(ValueError):
+  """The output directory cannot be created or written; the message says why."""
+
+
+def prepare_output_dir(output_dir: str) -> None:
+  """Creates `output_dir` if needed and checks that it is a writable directory.
+
+  Called before any training, so that a bad directory fails at once rather
+  than after a finished run.
+
+  Raises:
+    OutputDirError: it is a file, cannot be created, or is not writable.
+  """
+  if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+    raise OutputDirError(f"output directory {output_dir!r} exists and is not a directory")
+  try:
+    os.makedirs(output_dir, exist_ok=True)
+    with tempfile.TemporaryFile(dir=output_dir):
+      pass
+  except OSError as e:
+    raise OutputDirError(f"output directory {output_dir!r} is not writable: {e.strerror or e}") from None
 
 
 def compile_model(config: TrainConfig, input_shape, num_classes: int) -> keras.Model:
@@ -112,15 +170,30 @@ def model_path(output_dir: str, config: TrainConfig) -> str:
   return os.path.join(output_dir, "models", f"{config.run_name}.keras")
 
 
+# Runs saved by older versions are not reused: before 0.2.0 the in-memory
+# stages paired examples with nearly fixed partners (see CHANGELOG in README).
+OLDEST_REUSABLE_VERSION = (0, 2, 0)
+
+
+def _version_tuple(text: object) -> tuple[int, ...]:
+  try:
+    return tuple(int(part) for part in str(text).split(".")[:3])
+  except ValueError:
+    return ()
+
+
 def read_result(output_dir: str, config: TrainConfig) -> dict | None:
-  """A finished run's results, if saved with exactly this config."""
+  """A finished run's results, if saved with exactly this config by tfmixup >= 0.2.0."""
   path = result_path(output_dir, config)
   try:
     with open(path) as f:
       result = json.load(f)
   except (OSError, json.JSONDecodeError):
     return None
-  return result if result.get("config") == config.to_dict() else None
+  if not isinstance(result, dict) or result.get("config") != config.to_dict():
+    return None
+  version = (result.get("versions") or {}).get("tfmixup")
+  return result if _version_tuple(version) >= OLDEST_REUSABLE_VERSION else None
 
 
 def saved_result(output_dir: str, config: TrainConfig, with_model: bool = False) -> dict | None:
@@ -153,9 +226,14 @@ def train(
   Returns:
     The results: config, history (per epoch: loss on the training stage,
     test accuracy), train_accuracy (clean training split), test_accuracy,
-    wall_time_s, versions, device.
+    wall_time_s, versions (tfmixup, git_commit, libraries), device.
+
+  Raises:
+    OutputDirError: `output_dir` is not a writable directory (checked
+      before training).
   """
   if output_dir is not None:
+    prepare_output_dir(output_dir)
     saved = saved_result(output_dir, config, with_model=save_model)
     if saved is not None:
       return saved
@@ -209,6 +287,8 @@ def train_runs(
     One result per run, in seed order.
   """
   configs = [dataclasses.replace(config, seed=config.seed + i) for i in range(runs)]
+  if output_dir is not None:
+    prepare_output_dir(output_dir)
   pending = [c for c in configs if output_dir is None or read_result(output_dir, c) is None]
   data = load_data(config) if pending else None
   return [train(c, output_dir, data=data, verbose=verbose) for c in configs]

@@ -8,7 +8,7 @@ sets global random state.
 import numpy as np
 import tensorflow as tf
 
-from tfmixup.datasets.seeds import derive
+from tfmixup.datasets.seeds import split
 
 # The draw runs in float64: float32 uniforms come in steps of 2**-23, a grid
 # that U**(1/α) stretches over the tails of λ for small α.
@@ -16,17 +16,15 @@ _TINY = float(np.finfo(np.float64).tiny)  # Keeps logs finite.
 _LOWEST = float(np.finfo(np.float64).min) / 2
 
 
-def _log_gamma_sample(shape: tf.Tensor, alpha: tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
+def _log_gamma_sample(shape: tf.Tensor, alpha: tf.Tensor, gamma_seed: tf.Tensor, uniform_seed: tf.Tensor) -> tf.Tensor:
   """log G with G ~ Gamma(alpha, 1), finite even where G underflows float32.
 
   Uses G(α) = G(α+1)·U^(1/α) with U ~ Uniform(0, 1) (Marsaglia & Tsang,
   2000), so log G = log G(α+1) + log(U)/α. G(α+1) has shape parameter >= 1
   and does not underflow; a direct Gamma(α) draw for small α does.
   """
-  gamma = tf.random.stateless_gamma(shape, derive(seed, 0), alpha=alpha + 1.0, dtype=tf.float64)
-  uniform = tf.random.stateless_uniform(
-    shape, derive(seed, 1), minval=_TINY, maxval=1.0, dtype=tf.float64, alg="philox"
-  )
+  gamma = tf.random.stateless_gamma(shape, gamma_seed, alpha=alpha + 1.0, dtype=tf.float64)
+  uniform = tf.random.stateless_uniform(shape, uniform_seed, minval=_TINY, maxval=1.0, dtype=tf.float64, alg="philox")
   log_g = tf.math.log(tf.maximum(gamma, _TINY)) + tf.math.log(uniform) / alpha
   # For tiny α, log(U)/α can overflow to -inf; clamp so differences stay finite.
   return tf.maximum(log_g, _LOWEST)
@@ -49,8 +47,9 @@ def sample_beta(shape: tf.Tensor | list[int], alpha: float | tf.Tensor, seed: tf
     float32 tensor of `shape` with values in [0, 1].
   """
   alpha = tf.cast(alpha, tf.float64)
-  log_g1 = _log_gamma_sample(shape, alpha, derive(seed, 0))
-  log_g2 = _log_gamma_sample(shape, alpha, derive(seed, 1))
+  children = split(seed, 4)  # One op for the four draws' seeds.
+  log_g1 = _log_gamma_sample(shape, alpha, children[0], children[1])
+  log_g2 = _log_gamma_sample(shape, alpha, children[2], children[3])
   return tf.cast(tf.sigmoid(log_g1 - log_g2), tf.float32)
 
 

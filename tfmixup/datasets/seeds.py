@@ -7,7 +7,7 @@ tensor as `tf.random.stateless_*` take it:
   epoch e                  = derive(root, EPOCH, e)
     pass A (first examples)  = derive(epoch e, PASS_A)    a permutation
     pass B (partners)        = derive(epoch e, PASS_B)    a permutation
-    λ of batch s             = derive(epoch e, LAMBDA, s)
+    λ of batch s             = split(derive(epoch e, LAMBDA), batches)[s]
   shuffle seeds of a `tf.data.Dataset` input, epoch e:
                              derive(epoch e, SHUFFLE_A / SHUFFLE_B)
 
@@ -68,6 +68,19 @@ def derive(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:
   return seed
 
 
+def split(seed: tf.Tensor, num: int | tf.Tensor) -> tf.Tensor:
+  """`num` child seeds at once: int64 `[num, 2]`, row i the seed of child i.
+
+  One Philox draw keyed by `seed` (what `tf.random.split` does), so each
+  child's two words are independent outputs. Used where seeds are needed in
+  bulk or per batch: one op instead of one `derive` per child.
+  """
+  shape = tf.stack([tf.cast(num, tf.int32), 2])
+  return tf.random.stateless_uniform(
+    shape, tf.cast(seed, tf.int64), minval=None, maxval=None, dtype=tf.int64, alg="philox"
+  )
+
+
 def check_seed(seed: object) -> int:
   """Returns a user seed as an int; raises ValueError unless it is an int64 integer."""
   if isinstance(seed, bool) or not isinstance(seed, int) and not hasattr(seed, "__index__"):
@@ -93,9 +106,14 @@ def epoch_seed(root_seed: tf.Tensor, epoch: tf.Tensor) -> tf.Tensor:
   return derive(root_seed, Stream.EPOCH, epoch)
 
 
-def stream(epoch: tf.Tensor, which: Stream, *data: int | tf.Tensor) -> tf.Tensor:
-  """The seed of one stream of an epoch (and of a batch, for λ)."""
-  return derive(epoch, which, *data)
+def stream(epoch: tf.Tensor, which: Stream) -> tf.Tensor:
+  """The seed of one stream of an epoch."""
+  return derive(epoch, which)
+
+
+def batch_seeds(epoch: tf.Tensor, num_batches: int | tf.Tensor) -> tf.Tensor:
+  """The λ seeds of an epoch's batches, int64 `[num_batches, 2]`, drawn at once."""
+  return split(derive(epoch, Stream.LAMBDA), num_batches)
 
 
 def shuffle_seed(epoch: tf.Tensor, which: Stream) -> tf.Tensor:

@@ -158,24 +158,26 @@ def _from_arrays(
   counter = seeds.EpochCounter()
 
   def epoch_steps(epoch: tf.Tensor) -> tf.data.Dataset:
-    # Two full permutations per epoch (480 KB each for 60k examples), made
-    # once; each batch slices its positions out of both.
+    # Per epoch, at once: two full permutations (480 KB each for 60k
+    # examples) and every batch's λ seed. Each batch then only slices, so
+    # no random op runs per batch but the λ draw itself.
     epoch_seed = seeds.epoch_seed(root, epoch)
     order_a = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_A))
     order_b = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B)) if combine else order_a
+    lambda_seeds = seeds.batch_seeds(epoch_seed, num_batches)
 
-    def indices(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    def slices(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
       start, stop = bounds(step)
-      return epoch_seed, step, order_a[start:stop], order_b[start:stop]
+      return order_a[start:stop], order_b[start:stop], lambda_seeds[step]
 
-    return tf.data.Dataset.range(num_batches).map(indices)
+    return tf.data.Dataset.range(num_batches).map(slices)
 
-  def batch(epoch_seed: tf.Tensor, step: tf.Tensor, index_a: tf.Tensor, index_b: tf.Tensor):
+  def batch(index_a: tf.Tensor, index_b: tf.Tensor, lambda_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     x_a, y_a = fetch(index_a)
     if combine is None:
       return x_a, y_a
     x_b, y_b = fetch(index_b)
-    return combine(x_a, y_a, x_b, y_b, seeds.stream(epoch_seed, seeds.Stream.LAMBDA, step))
+    return combine(x_a, y_a, x_b, y_b, lambda_seed)
 
   # One element per iteration (the epoch number), then one per batch; the
   # gathering and mixing run in one parallel map.
@@ -230,13 +232,17 @@ def _from_dataset(
     first = stream(seeds.Stream.SHUFFLE_A)
     if combine is None:
       return first.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    steps = tf.data.Dataset.range(2**62)
+    # The number of batches may be unknown here: λ seeds come from a
+    # stream of seeds, one per batch, in blocks of 1024 drawn at once.
+    lambda_root = seeds.stream(epoch_seed, seeds.Stream.LAMBDA)
+    blocks = tf.data.Dataset.range(2**62).map(lambda block: seeds.split(seeds.derive(lambda_root, block), 1024))
+    lambda_seeds = blocks.unbatch()
 
-    def batch(a: tuple, b: tuple, step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    def batch(a: tuple, b: tuple, lambda_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
       (x_a, y_a), (x_b, y_b) = prepare(*a), prepare(*b)
-      return combine(x_a, y_a, x_b, y_b, seeds.stream(epoch_seed, seeds.Stream.LAMBDA, step))
+      return combine(x_a, y_a, x_b, y_b, lambda_seed)
 
-    pairs = tf.data.Dataset.zip(first, stream(seeds.Stream.SHUFFLE_B), steps)
+    pairs = tf.data.Dataset.zip(first, stream(seeds.Stream.SHUFFLE_B), lambda_seeds)
     return pairs.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
 
   return counter.dataset().flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
