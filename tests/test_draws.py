@@ -1,4 +1,4 @@
-"""The stateless λ draw against numpy's Beta, and the seeded permutations."""
+"""The stateless λ draw against numpy's Beta, and the seeded permutations (statistics in test_seeds.py)."""
 
 import numpy as np
 import tensorflow as tf
@@ -50,17 +50,10 @@ class SampleBetaTest(tf.test.TestCase, parameterized.TestCase):
     self.assertNotAllEqual(sample_beta([5], 1.0, SEED), sample_beta([5], 1.0, SEED + 1))
 
 
-class ShuffledIndicesTest(tf.test.TestCase):
-  def test_batches_of_positions_form_one_permutation(self):
-    size = 103
-    chunks = [
-      draws.shuffled_indices(tf.range(s, min(s + 10, size), dtype=tf.int64), SEED, size) for s in range(0, size, 10)
-    ]
-    indices = np.concatenate([c.numpy() for c in chunks])
-    self.assertAllEqual(np.sort(indices), np.arange(size))
-    self.assertNotAllEqual(indices, np.arange(size))
-
-  def test_seed_picks_the_permutation(self):
-    pos = tf.range(50, dtype=tf.int64)
-    self.assertAllEqual(draws.shuffled_indices(pos, SEED, 50), draws.shuffled_indices(pos, SEED, 50))
-    self.assertNotAllEqual(draws.shuffled_indices(pos, SEED, 50), draws.shuffled_indices(pos, SEED + 1, 50))
+class PermutationTest(tf.test.TestCase):
+  def test_is_a_permutation_picked_by_the_seed(self):
+    one = draws.permutation(103, SEED).numpy()
+    self.assertAllEqual(np.sort(one), np.arange(103))
+    self.assertNotAllEqual(one, np.arange(103))
+    self.assertAllEqual(one, draws.permutation(103, SEED))
+    self.assertNotAllEqual(one, draws.permutation(103, SEED + 1))

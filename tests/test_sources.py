@@ -57,6 +57,13 @@ class IdxTest(tf.test.TestCase):
     with self.assertRaisesRegex(IdxFormatError, "corrupt or truncated gzip"):
       read_idx(self._write("bad.gz", corrupt), 1)
 
+  def test_missing_file_or_directory(self):
+    directory = self.create_tempdir().full_path
+    with self.assertRaisesRegex(IdxFormatError, r"missing\.gz: cannot read the file \(No such file or directory\)"):
+      read_idx(os.path.join(directory, "missing.gz"), 3)
+    with self.assertRaisesRegex(IdxFormatError, r"cannot read the file \(Is a directory\)"):
+      read_idx(directory, 3)
+
   def test_count_mismatch(self):
     directory = self.get_temp_dir()
     write_idx_dir(directory, train=10)

@@ -65,13 +65,20 @@ class PairingTest(tf.test.TestCase, parameterized.TestCase):
     self.assertGreater(len(recovered), 10)
     self.assertGreater(np.std(lam), 0.1)  # per-sample λ, not one per batch
 
-  @parameterized.named_parameters(("mixup", "mixup"), ("pair_sampling", "pair_sampling"))
-  def test_partner_is_not_itself(self, name):
-    # Two shuffles with one seed would pair each example with itself.
-    first_x, _, _ = epoch(datasets.batches(self.data, batch_size=50, seed=1))
-    paired_x, _, _ = epoch(datasets.pair_sampling(self.data, batch_size=50, seed=1))
-    self.assertLess(np.mean(np.isclose(paired_x[:, 0, 0, 0], first_x[:, 0, 0, 0])), 0.2)
-    del name
+  @parameterized.named_parameters(
+    ("mixup_arrays", "mixup", False),
+    ("pair_sampling_arrays", "pair_sampling", False),
+    ("mixup_dataset", "mixup", True),
+    ("pair_sampling_dataset", "pair_sampling", True),
+  )
+  def test_partner_is_not_itself(self, name, as_dataset):
+    # Two shuffles with one seed would pair each example with itself: the
+    # output would then equal the first example. Independent partners equal
+    # it with probability 1/50 (Mixup: also where λ rounds to 1).
+    source = self.data.to_dataset() if as_dataset else self.data
+    first_x, _, _ = epoch(datasets.batches(source, batch_size=50, seed=1, num_classes=3))
+    paired_x, _, _ = epoch(STAGES[name](source, batch_size=50, seed=1, num_classes=3))
+    self.assertLess(np.mean(np.isclose(paired_x[:, 0, 0, 0], first_x[:, 0, 0, 0])), 0.1)
 
 
 class SeedTest(tf.test.TestCase, parameterized.TestCase):
@@ -135,6 +142,39 @@ class LabelFormatTest(tf.test.TestCase, parameterized.TestCase):
     dense = epoch(datasets.mixup((data.images, one_hot), batch_size=5, seed=3))
     self.assertAllClose(sparse[0], dense[0])
     self.assertAllClose(sparse[1], dense[1])
+
+  @parameterized.named_parameters(
+    *[
+      (f"{dtype}_{path}", dtype, path == "dataset")
+      for dtype in ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+      for path in ("arrays", "dataset")
+    ]
+  )
+  def test_every_integer_label_dtype(self, dtype, as_dataset):
+    # tf.one_hot alone takes only uint8, int32 and int64 ids.
+    data = coded_arrays(12, num_classes=3)
+    labels = data.labels.astype(dtype)
+    source = (data.images, labels)
+    reference = epoch(datasets.mixup((data.images, data.labels), batch_size=5, seed=3, num_classes=3))
+    if as_dataset:
+      source = tf.data.Dataset.from_tensor_slices(source)
+      reference = epoch(
+        datasets.mixup(
+          tf.data.Dataset.from_tensor_slices((data.images, data.labels)), batch_size=5, seed=3, num_classes=3
+        )
+      )
+    got = epoch(datasets.mixup(source, batch_size=5, seed=3, num_classes=3))
+    self.assertAllClose(got[0], reference[0])
+    self.assertAllClose(got[1], reference[1])
+
+  def test_out_of_range_wide_unsigned_ids_fail(self):
+    images = np.zeros((4, 2, 2, 1), np.float32)
+    labels = np.array([0, 1, 2**63 + 5, 1], np.uint64)
+    with self.assertRaisesRegex(LabelError, "class ids must be in"):
+      datasets.mixup((images, labels), batch_size=2, seed=0, num_classes=3)
+    ds = tf.data.Dataset.from_tensor_slices((images, labels))
+    with self.assertRaisesRegex(tf.errors.InvalidArgumentError, "class ids must be >= 0"):
+      epoch(datasets.mixup(ds, batch_size=4, seed=0, num_classes=3))
 
   @parameterized.named_parameters(
     ("sparse_without_num_classes", np.zeros(4, np.int64), None, "pass num_classes"),

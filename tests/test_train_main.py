@@ -68,6 +68,31 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
       f.write(gzip.compress(b"not an idx file at all"))
     self.assertOneLineError(run_main(f"--data_dir={directory}"), "magic number")
 
+  def test_output_dir_that_is_a_file_fails_before_training(self):
+    # Checked before any data is loaded or model trained (0.1.0 trained the
+    # whole run, then died in TensorBoard's writer).
+    path = os.path.join(self.create_tempdir().full_path, "a_file")
+    with open(path, "w") as f:
+      f.write("x")
+    proc = run_main(f"--output_dir={path}", f"--data_dir={MNIST_DIR}", "--subset=689")
+    self.assertOneLineError(proc, "exists and is not a directory")
+    self.assertNotIn("Epoch 1", proc.stdout + proc.stderr)
+
+  def test_report_only_without_runs(self):
+    out = self.create_tempdir().full_path
+    proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "reproduce_main.py"), "--report_only", f"--output_dir={out}"],
+      capture_output=True,
+      check=False,
+      text=True,
+      timeout=300,
+    )
+    self.assertNotEqual(proc.returncode, 0)
+    self.assertNotIn("Traceback", proc.stderr)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("reproduce_main.py: error")]
+    self.assertLen(errors, 1, msg=proc.stderr)
+    self.assertRegex(errors[0], r"65 of 65 runs have no saved result .*train the grid first")
+
 
 class MainRunTest(tf.test.TestCase):
   def test_prints_the_table_and_writes_results(self):

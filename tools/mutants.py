@@ -1,0 +1,187 @@
+"""Breaks the stages on purpose and checks that the tests notice.
+
+  python tools/mutants.py                 # every mutant, the pairing tests
+  python tools/mutants.py arrays_self_pair --tests tests/test_stages.py
+
+Each mutant is one textual change to a copy of `tfmixup/`; the tests run
+against the copy (PYTHONPATH), and the script prints, per mutant, which
+tests failed. A mutant no test kills is reported as SURVIVED and makes the
+exit status non-zero. Not part of the suite (each mutant is a full test
+run); run it after changing the stages or their tests.
+"""
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+STAGES = "tfmixup/datasets/stages.py"
+SEEDS = "tfmixup/datasets/seeds.py"
+DRAWS = "tfmixup/datasets/draws.py"
+
+# name: (what it breaks, [(file, old, new), ...])
+MUTANTS = {
+  "arrays_self_pair": (
+    "in-memory path: every example paired with itself (pass B = pass A)",
+    [
+      (
+        STAGES,
+        "order_b = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B))",
+        "order_b = (order_a)",
+      )
+    ],
+  ),
+  "dataset_self_pair": (
+    "tf.data.Dataset path: both shuffles from one seed, so each example meets itself",
+    [(STAGES, "stream(seeds.Stream.SHUFFLE_B)", "stream(seeds.Stream.SHUFFLE_A)")],
+  ),
+  "arrays_one_lambda_per_epoch": (
+    "in-memory path: every batch of an epoch reuses one set of λ",
+    [
+      (
+        STAGES,
+        "return order_a[start:stop], order_b[start:stop], lambda_seeds[step]",
+        "return order_a[start:stop], order_b[start:stop], lambda_seeds[0]",
+      )
+    ],
+  ),
+  "dataset_one_lambda_per_epoch": (
+    "tf.data.Dataset path: every batch of an epoch reuses one set of λ",
+    [(STAGES, "lambda_seeds = blocks.unbatch()", "lambda_seeds = blocks.unbatch().take(1).repeat()")],
+  ),
+  "arrays_no_shuffle": (
+    "in-memory path: first examples in storage order (pass A not shuffled)",
+    [
+      (
+        STAGES,
+        "order_a = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_A))",
+        "order_a = tf.range(size, dtype=tf.int64)",
+      )
+    ],
+  ),
+  "dataset_no_shuffle": (
+    "tf.data.Dataset path: first stream not shuffled",
+    [
+      (
+        STAGES,
+        "first = stream(seeds.Stream.SHUFFLE_A)",
+        "first = dataset.batch(batch_size, drop_remainder=drop_remainder)",
+      )
+    ],
+  ),
+  "same_epoch_every_time": (
+    "the epoch number never advances: every epoch repeats epoch 0's pairs and λ",
+    [(SEEDS, "counter.assign_add(1) - 1", "counter.assign_add(0)")],
+  ),
+  "dataset_epoch_ignored": (
+    "tf.data.Dataset path: the shuffle seeds ignore the epoch",
+    [
+      (
+        STAGES,
+        "    epoch_seed = seeds.epoch_seed(root, epoch)\n\n    def stream(",
+        "    epoch_seed = seeds.epoch_seed(root, 0 * epoch)\n\n    def stream(",
+      )
+    ],
+  ),
+  "weak_permutation": (
+    "index_shuffle instead of a full shuffle (tfmixup 0.1.0's permutation)",
+    [
+      (
+        DRAWS,
+        'return tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed, alg="philox")',
+        "return tf.random.experimental.index_shuffle(tf.range(size, dtype=tf.int64), seed, size - 1)",
+      )
+    ],
+  ),
+  "fold_in_only": (
+    "children seeds [h, d] from stateless_fold_in alone: one word shared (0.1.0's derivation)",
+    [
+      (
+        SEEDS,
+        '    seed = tf.random.stateless_uniform([2], folded, minval=None, maxval=None, dtype=tf.int64, alg="philox")',
+        "    seed = folded",
+      )
+    ],
+  ),
+  "version_0_1_0": (
+    "both 0.1.0 weaknesses together: fold_in-only seeds and index_shuffle permutations",
+    [
+      (
+        SEEDS,
+        '    seed = tf.random.stateless_uniform([2], folded, minval=None, maxval=None, dtype=tf.int64, alg="philox")',
+        "    seed = folded",
+      ),
+      (
+        DRAWS,
+        'return tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed, alg="philox")',
+        "return tf.random.experimental.index_shuffle(tf.range(size, dtype=tf.int64), seed, size - 1)",
+      ),
+    ],
+  ),
+  "lambda_uniform": (
+    "λ drawn Uniform(0, 1) whatever α (the Model Garden bug)",
+    [
+      (
+        DRAWS,
+        "  return tf.cast(tf.sigmoid(log_g1 - log_g2), tf.float32)",
+        "  return tf.random.stateless_uniform(shape, seed, dtype=tf.float32)",
+      )
+    ],
+  ),
+}
+
+DEFAULT_TESTS = ["tests/test_pairing.py", "tests/test_seeds.py", "tests/test_stages.py", "tests/test_draws.py"]
+
+
+def apply(copy_root: str, edits) -> None:
+  for path, old, new in edits:
+    full = os.path.join(copy_root, path)
+    with open(full) as f:
+      text = f.read()
+    if old not in text:
+      raise SystemExit(f"mutants.py: the code changed, {path} no longer contains: {old!r}")
+    with open(full, "w") as f:
+      f.write(text.replace(old, new))
+
+
+def run(name: str, tests: list[str]) -> list[str]:
+  """Returns the failed tests' ids under mutant `name`."""
+  with tempfile.TemporaryDirectory() as tmp:
+    shutil.copytree(os.path.join(ROOT, "tfmixup"), os.path.join(tmp, "tfmixup"))
+    apply(tmp, MUTANTS[name][1])
+    env = dict(os.environ, PYTHONPATH=tmp, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run(
+      [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *tests],
+      cwd=ROOT,
+      env=env,
+      capture_output=True,
+      text=True,
+      check=False,
+    )
+    return re.findall(r"^FAILED (\S+)", proc.stdout, flags=re.M)
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("names", nargs="*", default=list(MUTANTS), help="mutants to run (default: all)")
+  parser.add_argument("--tests", nargs="+", default=DEFAULT_TESTS)
+  args = parser.parse_args()
+  survived = []
+  for name in args.names:
+    failed = run(name, args.tests)
+    print(f"## {name}: {MUTANTS[name][0]}")
+    print(f"   {'KILLED by ' + str(len(failed)) + ' test(s)' if failed else 'SURVIVED'}")
+    for test in failed:
+      print(f"   - {test}")
+    sys.stdout.flush()
+    if not failed:
+      survived.append(name)
+  sys.exit(1 if survived else 0)
+
+
+if __name__ == "__main__":
+  main()
