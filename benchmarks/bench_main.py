@@ -125,6 +125,8 @@ def machine():
   import keras  # noqa: PLC0415
   import tensorflow as tf  # noqa: PLC0415
 
+  from tfmixup import training  # noqa: PLC0415
+
   cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
   return {
     "cpu": cpu,
@@ -134,6 +136,8 @@ def machine():
     "python": platform.python_version(),
     "tensorflow": tf.__version__,
     "keras": keras.__version__,
+    "tfmixup": training.library_versions()["tfmixup"],
+    "git_commit": training.library_versions()["git_commit"],
   }
 
 
@@ -144,7 +148,8 @@ def markdown(results, command):
     f"Produced by `{command}` (benchmarks/bench_main.py), full MNIST (60,000 training images), batch"
     f" {_BATCH_SIZE.value}. Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores,"
     f" {results['machine']['memory_gb']} GiB, GPU: {'yes' if results['machine']['gpu'] else 'none'};"
-    f" TensorFlow {results['machine']['tensorflow']}, Keras {results['machine']['keras']}.",
+    f" TensorFlow {results['machine']['tensorflow']}, Keras {results['machine']['keras']},"
+    f" tfmixup {results['machine'].get('tfmixup', '?')} (commit {results['machine'].get('git_commit', '?')}).",
     "",
   ]
   if "pipeline" in results:

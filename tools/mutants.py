@@ -154,15 +154,27 @@ def run(name: str, tests: list[str]) -> list[str]:
     shutil.copytree(os.path.join(ROOT, "tfmixup"), os.path.join(tmp, "tfmixup"))
     apply(tmp, MUTANTS[name][1])
     env = dict(os.environ, PYTHONPATH=tmp, TF_CPP_MIN_LOG_LEVEL="3")
+    # -P: no current directory on sys.path, so the mutant copy (PYTHONPATH)
+    # is imported, not the checkout.
+    where = subprocess.run(
+      [sys.executable, "-P", "-c", "import tfmixup; print(tfmixup.__file__)"],
+      cwd=ROOT,
+      env=env,
+      capture_output=True,
+      text=True,
+      check=True,
+    ).stdout.strip()
+    if not where.startswith(tmp):
+      raise SystemExit(f"mutants.py: the tests would import {where}, not the mutant")
     proc = subprocess.run(
-      [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf", *tests],
+      [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rfE", *tests],
       cwd=ROOT,
       env=env,
       capture_output=True,
       text=True,
       check=False,
     )
-    return re.findall(r"^FAILED (\S+)", proc.stdout, flags=re.M)
+    return re.findall(r"^(?:FAILED|ERROR) (\S+)", proc.stdout, flags=re.M)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ def _log_gamma_sample(shape: tf.Tensor, alpha: tf.Tensor, gamma_seed: tf.Tensor,
   and does not underflow; a direct Gamma(α) draw for small α does.
   """
   gamma = tf.random.stateless_gamma(shape, gamma_seed, alpha=alpha + 1.0, dtype=tf.float64)
-  uniform = tf.random.stateless_uniform(shape, uniform_seed, minval=_TINY, maxval=1.0, dtype=tf.float64, alg="philox")
+  uniform = tf.random.stateless_uniform(shape, uniform_seed, minval=_TINY, maxval=1.0, dtype=tf.float64)
   log_g = tf.math.log(tf.maximum(gamma, _TINY)) + tf.math.log(uniform) / alpha
   # For tiny α, log(U)/α can overflow to -inf; clamp so differences stay finite.
   return tf.maximum(log_g, _LOWEST)
@@ -69,4 +69,4 @@ def permutation(size: int | tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
   Returns:
     int64 `[size]`.
   """
-  return tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed, alg="philox")
+  return tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed)

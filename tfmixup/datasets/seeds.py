@@ -19,6 +19,10 @@ each word a Philox output, not in one word only. The bare `[h, 0]` /
 `[h, 1]` of `stateless_fold_in` is what made the passes of tfmixup 0.1.0
 related. Philox-4x32-10 (Salmon et al., SC 2011) passes BigCrush for every
 key and counter, so outputs under different keys behave as independent.
+The ops use TensorFlow's default algorithm ("auto_select"), which is Philox
+on CPUs and GPUs, where these pipelines run; naming `alg="philox"`
+explicitly would give the same quality through a slower, many-op seed
+scrambling in Python (measured: +25% CPU time per Mixup batch).
 Permutations are full Fisher-Yates-style shuffles
 (`tf.random.experimental.stateless_shuffle`), not the cheaper
 `index_shuffle` bijection, whose permutations of 10^4-10^5 elements were
@@ -63,8 +67,8 @@ def derive(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:
   """
   seed = tf.cast(seed, tf.int64)
   for d in data:
-    folded = tf.random.experimental.stateless_fold_in(seed, tf.cast(d, tf.int64), alg="philox")
-    seed = tf.random.stateless_uniform([2], folded, minval=None, maxval=None, dtype=tf.int64, alg="philox")
+    folded = tf.random.experimental.stateless_fold_in(seed, tf.cast(d, tf.int64))
+    seed = tf.random.stateless_uniform([2], folded, minval=None, maxval=None, dtype=tf.int64)
   return seed
 
 
@@ -75,10 +79,8 @@ def split(seed: tf.Tensor, num: int | tf.Tensor) -> tf.Tensor:
   child's two words are independent outputs. Used where seeds are needed in
   bulk or per batch: one op instead of one `derive` per child.
   """
-  shape = tf.stack([tf.cast(num, tf.int32), 2])
-  return tf.random.stateless_uniform(
-    shape, tf.cast(seed, tf.int64), minval=None, maxval=None, dtype=tf.int64, alg="philox"
-  )
+  shape = [num, 2] if isinstance(num, int) else tf.stack([tf.cast(num, tf.int32), 2])
+  return tf.random.stateless_uniform(shape, tf.cast(seed, tf.int64), minval=None, maxval=None, dtype=tf.int64)
 
 
 def check_seed(seed: object) -> int:

@@ -157,20 +157,27 @@ def _from_arrays(
   root = seeds.root(seed)
   counter = seeds.EpochCounter()
 
-  def epoch_steps(epoch: tf.Tensor) -> tf.data.Dataset:
+  full_batches = size // batch_size  # the rest, if kept, is one smaller batch
+
+  def rows(order: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """A permutation as full batches `[full_batches, B]` and the rest `[size % B]`."""
+    return tf.reshape(order[: full_batches * batch_size], [full_batches, batch_size]), order[
+      full_batches * batch_size :
+    ]
+
+  def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
     # Per epoch, at once: two full permutations (480 KB each for 60k
-    # examples) and every batch's λ seed. Each batch then only slices, so
-    # no random op runs per batch but the λ draw itself.
+    # examples) and every batch's λ seed, cut into one row per batch. No
+    # function runs per batch here; the parallel map below gathers and mixes.
     epoch_seed = seeds.epoch_seed(root, epoch)
     order_a = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_A))
     order_b = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B)) if combine else order_a
     lambda_seeds = seeds.batch_seeds(epoch_seed, num_batches)
-
-    def slices(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-      start, stop = bounds(step)
-      return order_a[start:stop], order_b[start:stop], lambda_seeds[step]
-
-    return tf.data.Dataset.range(num_batches).map(slices)
+    (full_a, rest_a), (full_b, rest_b) = rows(order_a), rows(order_b)
+    ds = tf.data.Dataset.from_tensor_slices((full_a, full_b, lambda_seeds[:full_batches]))
+    if num_batches > full_batches:
+      ds = ds.concatenate(tf.data.Dataset.from_tensors((rest_a, rest_b, lambda_seeds[full_batches])))
+    return ds
 
   def batch(index_a: tf.Tensor, index_b: tf.Tensor, lambda_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     x_a, y_a = fetch(index_a)
@@ -181,7 +188,7 @@ def _from_arrays(
 
   # One element per iteration (the epoch number), then one per batch; the
   # gathering and mixing run in one parallel map.
-  ds = counter.dataset().flat_map(epoch_steps).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
+  ds = counter.dataset().flat_map(epoch_batches).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
   ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
   return ds.with_options(_KEEP_GRAPH)
 
