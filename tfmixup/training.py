@@ -171,7 +171,7 @@ def model_path(output_dir: str, config: TrainConfig) -> str:
 
 
 # Runs saved by older versions are not reused: before 0.2.0 the in-memory
-# stages paired examples with nearly fixed partners (see CHANGELOG in README).
+# stages paired examples with nearly fixed partners (see CHANGELOG.md).
 OLDEST_REUSABLE_VERSION = (0, 2, 0)
 
 

@@ -44,14 +44,14 @@ MUTANTS = {
     [
       (
         STAGES,
-        "return order_a[start:stop], order_b[start:stop], lambda_seeds[step]",
-        "return order_a[start:stop], order_b[start:stop], lambda_seeds[0]",
+        "lambda_seeds = seeds.batch_seeds(epoch_seed, num_batches)",
+        "lambda_seeds = tf.repeat(seeds.batch_seeds(epoch_seed, 1), num_batches, axis=0)",
       )
     ],
   ),
   "dataset_one_lambda_per_epoch": (
     "tf.data.Dataset path: every batch of an epoch reuses one set of λ",
-    [(STAGES, "lambda_seeds = blocks.unbatch()", "lambda_seeds = blocks.unbatch().take(1).repeat()")],
+    [(SEEDS, "  return blocks.unbatch()", "  return blocks.unbatch().take(1).repeat()")],
   ),
   "arrays_no_shuffle": (
     "in-memory path: first examples in storage order (pass A not shuffled)",
@@ -92,7 +92,7 @@ MUTANTS = {
     [
       (
         DRAWS,
-        'return tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed, alg="philox")',
+        "return tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed)",
         "return tf.random.experimental.index_shuffle(tf.range(size, dtype=tf.int64), seed, size - 1)",
       )
     ],
@@ -102,7 +102,7 @@ MUTANTS = {
     [
       (
         SEEDS,
-        '    seed = tf.random.stateless_uniform([2], folded, minval=None, maxval=None, dtype=tf.int64, alg="philox")',
+        "    seed = tf.random.stateless_uniform([2], folded, minval=None, maxval=None, dtype=tf.int64)",
         "    seed = folded",
       )
     ],
@@ -112,12 +112,12 @@ MUTANTS = {
     [
       (
         SEEDS,
-        '    seed = tf.random.stateless_uniform([2], folded, minval=None, maxval=None, dtype=tf.int64, alg="philox")',
+        "    seed = tf.random.stateless_uniform([2], folded, minval=None, maxval=None, dtype=tf.int64)",
         "    seed = folded",
       ),
       (
         DRAWS,
-        'return tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed, alg="philox")',
+        "return tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed)",
         "return tf.random.experimental.index_shuffle(tf.range(size, dtype=tf.int64), seed, size - 1)",
       ),
     ],

@@ -8,8 +8,9 @@ tensor as `tf.random.stateless_*` take it:
     pass A (first examples)  = derive(epoch e, PASS_A)    a permutation
     pass B (partners)        = derive(epoch e, PASS_B)    a permutation
     λ of batch s             = split(derive(epoch e, LAMBDA), batches)[s]
-  shuffle seeds of a `tf.data.Dataset` input, epoch e:
-                             derive(epoch e, SHUFFLE_A / SHUFFLE_B)
+  a `tf.data.Dataset` input, whose number of batches may be unknown:
+    shuffle seeds            = derive(epoch e, SHUFFLE_A / SHUFFLE_B)[0]
+    λ of batch s             = split(derive(derive(epoch e, LAMBDA), s // 1024), 1024)[s % 1024]
 
 Why it is sound. `derive(seed, d)` folds `d` in with
 `tf.random.experimental.stateless_fold_in`, which returns `[h, d]`, and
@@ -70,6 +71,17 @@ def derive(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:
     folded = tf.random.experimental.stateless_fold_in(seed, tf.cast(d, tf.int64))
     seed = tf.random.stateless_uniform([2], folded, minval=None, maxval=None, dtype=tf.int64)
   return seed
+
+
+def batch_seed_stream(epoch: tf.Tensor, block: int = 1024) -> tf.data.Dataset:
+  """The λ seeds of an epoch's batches as an endless stream, for inputs of unknown length.
+
+  Drawn `block` at a time: `split(derive(derive(epoch, LAMBDA), k), block)`
+  for blocks k = 0, 1, ...
+  """
+  lambda_root = derive(epoch, Stream.LAMBDA)
+  blocks = tf.data.Dataset.range(2**62).map(lambda k: split(derive(lambda_root, k), block))
+  return blocks.unbatch()
 
 
 def split(seed: tf.Tensor, num: int | tf.Tensor) -> tf.Tensor:

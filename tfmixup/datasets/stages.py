@@ -239,11 +239,8 @@ def _from_dataset(
     first = stream(seeds.Stream.SHUFFLE_A)
     if combine is None:
       return first.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    # The number of batches may be unknown here: λ seeds come from a
-    # stream of seeds, one per batch, in blocks of 1024 drawn at once.
-    lambda_root = seeds.stream(epoch_seed, seeds.Stream.LAMBDA)
-    blocks = tf.data.Dataset.range(2**62).map(lambda block: seeds.split(seeds.derive(lambda_root, block), 1024))
-    lambda_seeds = blocks.unbatch()
+    # The number of batches may be unknown here: λ seeds come as a stream.
+    lambda_seeds = seeds.batch_seed_stream(epoch_seed)
 
     def batch(a: tuple, b: tuple, lambda_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
       (x_a, y_a), (x_b, y_b) = prepare(*a), prepare(*b)
