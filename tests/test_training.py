@@ -1,15 +1,20 @@
 """End to end on real MNIST (../shared/mnist): the training library learns with every method."""
 
+import dataclasses
 import json
 import os
+import subprocess
+from unittest import mock
 
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import MNIST_DIR
 
+import tfmixup
 from tfmixup import training
 from tfmixup.config import TrainConfig
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # 3,000 training images, 2 epochs: a few seconds per method, and far above chance.
 SMALL = dict(data_dir=MNIST_DIR, epochs=2, train_size=3000, test_size=1000, batch_size=64)
 
@@ -36,6 +41,9 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(saved["config"], config.to_dict())
     self.assertEqual(saved["test_accuracy"], result["test_accuracy"])
     self.assertIn("tensorflow", saved["versions"])
+    self.assertEqual(saved["versions"]["tfmixup"], tfmixup.__version__)
+    head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+    self.assertEqual(saved["versions"]["git_commit"].removesuffix("-dirty"), head.stdout.strip())
     self.assertNotEmpty(os.listdir(os.path.join(output_dir, "tensorboard", config.run_name)))
 
   def test_saved_runs_are_reused_and_subsets_work(self):
@@ -56,6 +64,26 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     with open(path, "w") as f:
       json.dump(tampered, f)
     self.assertIsNone(training.read_result(output_dir, config))
+    # Runs saved by tfmixup < 0.2.0 (related partners) are not reused.
+    path = training.result_path(output_dir, dataclasses.replace(config, seed=5))
+    with open(path) as f:
+      old = json.load(f)
+    self.assertIsNotNone(training.read_result(output_dir, dataclasses.replace(config, seed=5)))
+    for version in ("0.1.0", None):
+      old["versions"]["tfmixup"] = version
+      with open(path, "w") as f:
+        json.dump(old, f)
+      self.assertIsNone(training.read_result(output_dir, dataclasses.replace(config, seed=5)))
+
+  def test_versions_never_fail_a_run(self):
+    # tensorflow-datasets without __version__ (seen with older protobuf)
+    # once lost finished runs; metadata lookups that fail read "unknown".
+    with mock.patch.object(training.importlib.metadata, "version", side_effect=RuntimeError("broken")):
+      versions = training.library_versions()
+    self.assertEqual(versions["tensorflow_datasets"], "unknown")
+    self.assertEqual(versions["tfmixup"], tfmixup.__version__)
+    with mock.patch.object(training.subprocess, "run", side_effect=OSError("no git")):
+      self.assertIsNone(training.git_commit())
 
   def test_jit_auto_follows_the_device(self):
     self.assertEqual(training.resolve_jit_compile("auto"), bool(tf.config.list_physical_devices("GPU")))

@@ -80,9 +80,11 @@ def _package_version(name: str) -> str:
 
 
 def git_commit() -> str | None:
-  """The tfmixup source tree's git commit (with "-dirty" if modified), or None.
+  """The tfmixup source tree's git commit, or None outside a git checkout or without git.
 
-  None outside a git checkout (an installed wheel) or without git.
+  "-dirty" is appended when a tracked Python file or pyproject.toml differs
+  from the commit: the code, not the outputs (a grid regenerating the
+  tracked `results/` is not "dirty").
   """
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   try:
@@ -90,7 +92,7 @@ def git_commit() -> str | None:
       ["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
     ).stdout.strip()
     dirty = subprocess.run(
-      ["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+      ["git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--", "*.py", "pyproject.toml"],
       capture_output=True,
       text=True,
       timeout=10,
