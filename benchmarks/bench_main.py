@@ -127,6 +127,7 @@ def machine():
 
   from tfmixup import training  # noqa: PLC0415
 
+  versions = training.library_versions()
   cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
   return {
     "cpu": cpu,
@@ -136,8 +137,8 @@ def machine():
     "python": platform.python_version(),
     "tensorflow": tf.__version__,
     "keras": keras.__version__,
-    "tfmixup": training.library_versions()["tfmixup"],
-    "git_commit": training.library_versions()["git_commit"],
+    "tfmixup": versions["tfmixup"],
+    "git_commit": versions["git_commit"],
   }
 
 

@@ -145,25 +145,24 @@ def _from_arrays(
     x = _to_float_images(tf.gather(images_t, indices))
     return x, to_rows(tf.gather(labels_t, indices), fmt, check=False)
 
-  def bounds(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    start = step * batch_size
-    return start, tf.minimum(start + batch_size, size)
-
   if seed is None:  # In order, no mixing: evaluation.
-    steps = tf.data.Dataset.range(num_batches)
-    ds = steps.map(lambda step: fetch(tf.range(*bounds(step))), num_parallel_calls=tf.data.AUTOTUNE)
+
+    def in_order(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+      start = step * batch_size
+      return fetch(tf.range(start, tf.minimum(start + batch_size, size)))
+
+    ds = tf.data.Dataset.range(num_batches).map(in_order, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_KEEP_GRAPH)
 
   root = seeds.root(seed)
   counter = seeds.EpochCounter()
 
   full_batches = size // batch_size  # the rest, if kept, is one smaller batch
+  cut = full_batches * batch_size
 
   def rows(order: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """A permutation as full batches `[full_batches, B]` and the rest `[size % B]`."""
-    return tf.reshape(order[: full_batches * batch_size], [full_batches, batch_size]), order[
-      full_batches * batch_size :
-    ]
+    return tf.reshape(order[:cut], [full_batches, batch_size]), order[cut:]
 
   def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
     # Per epoch, at once: two full permutations (480 KB each for 60k
