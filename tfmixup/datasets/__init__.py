@@ -1,20 +1,26 @@
-"""tfmixup.datasets: Mixup and pair sampling as tf.data stages, and the data they mix.
+"""tfmixup.datasets: mixing methods as tf.data stages, and the data they mix.
 
 Public API:
-  load, load_arrays, select_classes, ImageArrays    data sources (TFDS or IDX)
-  mixup, pair_sampling, batches                      tf.data stages
-  mix_batches, pair_batches                          the pure arithmetic
-  sample_beta                                        the stateless λ draw
+  load, load_arrays, select_classes, ImageArrays     data sources (TFDS or IDX)
+  mixup, cutmix, mixup_cutmix, pair_sampling         mixing stages
+  paired                                             a stage for your own mixing function
+  batches                                            plain batches (training without mixing, evaluation)
+  Schedule                                           the epochs a stage mixes in
+  mix_batches, cut_batches, mix_or_cut_batches,      the pure arithmetic
+  pair_batches, smooth_labels
+  sample_beta, sample_boxes                          stateless draws
   read_idx, write_idx                                the IDX format
   DataError, IdxFormatError, DataUnavailableError, LabelError
 """
 
-from tfmixup.datasets.draws import sample_beta
+from tfmixup.datasets.draws import sample_beta, sample_boxes
 from tfmixup.datasets.errors import DataError, DataUnavailableError, IdxFormatError, LabelError
 from tfmixup.datasets.idx import read_idx, write_idx
-from tfmixup.datasets.mixing import mix_batches, pair_batches
+from tfmixup.datasets.mixers import check_alpha
+from tfmixup.datasets.mixing import cut_batches, mix_batches, mix_or_cut_batches, pair_batches, smooth_labels
+from tfmixup.datasets.schedules import Schedule
 from tfmixup.datasets.sources import ImageArrays, load, load_arrays, select_classes
-from tfmixup.datasets.stages import batches, check_alpha, mixup, pair_sampling
+from tfmixup.datasets.stages import batches, cutmix, mixup, mixup_cutmix, pair_sampling, paired
 
 __all__ = [
   "DataError",
@@ -22,16 +28,24 @@ __all__ = [
   "IdxFormatError",
   "ImageArrays",
   "LabelError",
+  "Schedule",
   "batches",
   "check_alpha",
+  "cut_batches",
+  "cutmix",
   "load",
   "load_arrays",
   "mix_batches",
+  "mix_or_cut_batches",
   "mixup",
+  "mixup_cutmix",
   "pair_batches",
   "pair_sampling",
+  "paired",
   "read_idx",
   "sample_beta",
+  "sample_boxes",
   "select_classes",
+  "smooth_labels",
   "write_idx",
 ]

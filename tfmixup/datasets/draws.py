@@ -70,3 +70,52 @@ def permutation(size: int | tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
     int64 `[size]`.
   """
   return tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed)
+
+
+def bernoulli(shape: tf.Tensor | list[int], prob: float, seed: tf.Tensor) -> tf.Tensor:
+  """Independent coin flips: True with probability `prob`.
+
+  Args:
+    shape: output shape.
+    prob: P(True) in [0, 1]; 1 gives all True, 0 all False.
+    seed: int64 `[2]` stateless seed.
+
+  Returns:
+    bool tensor of `shape`.
+  """
+  return tf.random.stateless_uniform(shape, seed, dtype=tf.float32) < prob
+
+
+def sample_boxes(lam: tf.Tensor, height: int, width: int, seed: tf.Tensor) -> tf.Tensor:
+  """CutMix boxes of area about (1-λ)·H·W, centred uniformly, clipped to the image.
+
+  As the CutMix authors' code (Yun et al., ICCV 2019) and timm: sides
+  `int(H·√(1-λ))` and `int(W·√(1-λ))`, a centre uniform over the pixels,
+  the box `centre ± side // 2` clipped to the image. Clipping shrinks the
+  box; `mixing.kept_fraction` gives the λ that matches its real area.
+
+  Args:
+    lam: float32 `[...]` in [0, 1]; λ = 1 gives an empty box.
+    height: H.
+    width: W.
+    seed: int64 `[2]` stateless seed.
+
+  Returns:
+    int32 `[..., 4]`: (top, left, bottom, right), half-open.
+  """
+  cut = tf.sqrt(1.0 - tf.cast(lam, tf.float32))
+  half_h = tf.cast(float(height) * cut, tf.int32) // 2
+  half_w = tf.cast(float(width) * cut, tf.int32) // 2
+  row_seed, col_seed = tf.unstack(split(seed, 2))
+  shape = tf.shape(lam)
+  cy = tf.random.stateless_uniform(shape, row_seed, minval=0, maxval=height, dtype=tf.int32)
+  cx = tf.random.stateless_uniform(shape, col_seed, minval=0, maxval=width, dtype=tf.int32)
+  return tf.stack(
+    [
+      tf.clip_by_value(cy - half_h, 0, height),
+      tf.clip_by_value(cx - half_w, 0, width),
+      tf.clip_by_value(cy + half_h, 0, height),
+      tf.clip_by_value(cx + half_w, 0, width),
+    ],
+    axis=-1,
+  )

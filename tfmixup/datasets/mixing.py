@@ -1,4 +1,4 @@
-"""The mixing arithmetic: pure functions of two batches and λ, no randomness.
+"""The mixing arithmetic: pure functions of two batches and λ or boxes, no randomness.
 
 Random draws live in `draws.py` and the tf.data plumbing in `stages.py`;
 keeping the arithmetic here lets tests inject λ and check exact numbers.
@@ -55,3 +55,125 @@ def pair_batches(images_a: tf.Tensor, labels_a: tf.Tensor, images_b: tf.Tensor) 
     `((x_a + x_b) / 2 [B, H, W, C], labels_a [B, K])`.
   """
   return mix_batches(images_a, labels_a, images_b, labels_a, 0.5)
+
+
+def box_masks(boxes: tf.Tensor, height: int, width: int) -> tf.Tensor:
+  """Boolean masks of boxes, one per sample.
+
+  Args:
+    boxes: int32 `[B, 4]`: (top, left, bottom, right), half-open pixel
+      ranges `top <= row < bottom`, `left <= column < right`.
+    height: H, image rows.
+    width: W, image columns.
+
+  Returns:
+    bool `[B, H, W, 1]`, True inside each sample's box.
+  """
+  boxes = tf.convert_to_tensor(boxes, dtype=tf.int32)
+  rows = tf.range(height, dtype=tf.int32)[tf.newaxis, :]  # [1, H]
+  cols = tf.range(width, dtype=tf.int32)[tf.newaxis, :]  # [1, W]
+  in_rows = (rows >= boxes[:, 0:1]) & (rows < boxes[:, 2:3])  # [B, H]
+  in_cols = (cols >= boxes[:, 1:2]) & (cols < boxes[:, 3:4])  # [B, W]
+  return (in_rows[:, :, tf.newaxis] & in_cols[:, tf.newaxis, :])[..., tf.newaxis]
+
+
+def kept_fraction(boxes: tf.Tensor, height: int, width: int) -> tf.Tensor:
+  """The fraction of pixels outside each box: (H·W - area) / (H·W), float32 `[B]`.
+
+  Computed from integers and divided once, so it equals the count of pixels
+  outside the box divided by H·W, exactly as float32 rounds that quotient.
+  """
+  boxes = tf.convert_to_tensor(boxes, dtype=tf.int32)
+  area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+  return tf.cast(height * width - area, tf.float32) / float(height * width)
+
+
+def cut_batches(
+  images_a: tf.Tensor,
+  labels_a: tf.Tensor,
+  images_b: tf.Tensor,
+  labels_b: tf.Tensor,
+  boxes: tf.Tensor,
+) -> tuple[tf.Tensor, tf.Tensor]:
+  """CutMix of two batches (Yun et al., ICCV 2019): paste a box of each partner.
+
+  Inside its box a sample takes the partner's pixels; its label weight is
+  the fraction of pixels it keeps, λ = 1 - area / (H·W), computed from the
+  box as given (already clipped to the image), so the label weights equal
+  the pixel fractions exactly.
+
+  Args:
+    images_a: float32 `[B, H, W, C]`.
+    labels_a: float32 `[B, K]`.
+    images_b: float32 `[B, H, W, C]`, the partners.
+    labels_b: float32 `[B, K]`.
+    boxes: int32 `[B, 4]` (top, left, bottom, right) within the image; an
+      empty box leaves the sample unchanged.
+
+  Returns:
+    `(images [B, H, W, C], labels [B, K])`.
+  """
+  images_a = tf.convert_to_tensor(images_a, dtype=tf.float32)
+  height, width = images_a.shape[1], images_a.shape[2]
+  mask = box_masks(boxes, height, width)
+  images = tf.where(mask, tf.convert_to_tensor(images_b, dtype=tf.float32), images_a)
+  kept = kept_fraction(boxes, height, width)[:, tf.newaxis]
+  labels = kept * tf.convert_to_tensor(labels_a, tf.float32) + (1.0 - kept) * tf.convert_to_tensor(labels_b, tf.float32)
+  return images, labels
+
+
+def mix_or_cut_batches(  # noqa: PLR0917 - two batches, λ and boxes, as mix_batches
+  images_a: tf.Tensor,
+  labels_a: tf.Tensor,
+  images_b: tf.Tensor,
+  labels_b: tf.Tensor,
+  lam: tf.Tensor,
+  boxes: tf.Tensor,
+) -> tuple[tf.Tensor, tf.Tensor]:
+  """Mixup for some samples and CutMix for others, in one pass.
+
+  Per sample: x = box ? x_b : λ·x_a + (1-λ)·x_b, and the weight of y_a is
+  λ · (1 - area / (H·W)). A Mixup sample has an empty box; a CutMix sample
+  has λ = 1; a sample left alone has both (then x = x_a, y = y_a).
+
+  Args:
+    images_a, labels_a, images_b, labels_b: as `mix_batches`.
+    lam: float32 `[B]` in [0, 1].
+    boxes: int32 `[B, 4]`, as `cut_batches`.
+
+  Returns:
+    `(images [B, H, W, C], labels [B, K])`.
+  """
+  images_a = tf.convert_to_tensor(images_a, dtype=tf.float32)
+  images_b = tf.convert_to_tensor(images_b, dtype=tf.float32)
+  lam = tf.convert_to_tensor(lam, dtype=tf.float32)
+  height, width = images_a.shape[1], images_a.shape[2]
+  lam_images = tf.reshape(lam, [-1, 1, 1, 1])
+  mixed = lam_images * images_a + (1.0 - lam_images) * images_b
+  images = tf.where(box_masks(boxes, height, width), images_b, mixed)
+  weight = (lam * kept_fraction(boxes, height, width))[:, tf.newaxis]
+  labels = weight * tf.convert_to_tensor(labels_a, tf.float32) + (1.0 - weight) * tf.convert_to_tensor(
+    labels_b, tf.float32
+  )
+  return images, labels
+
+
+def smooth_labels(labels: tf.Tensor, smoothing: float) -> tf.Tensor:
+  """Label smoothing: y·(1 - ε) + ε / K, for any label rows (mixed or not).
+
+  As Keras's `CategoricalCrossentropy(label_smoothing=ε)` does to its
+  targets; smoothing is linear, so smoothing the mixed rows equals mixing
+  smoothed rows (timm's order).
+
+  Args:
+    labels: float32 `[B, K]`, rows summing to 1.
+    smoothing: ε in [0, 1).
+
+  Returns:
+    float32 `[B, K]`, rows still summing to 1.
+  """
+  labels = tf.convert_to_tensor(labels, dtype=tf.float32)
+  if not smoothing:
+    return labels
+  num_classes = tf.cast(tf.shape(labels)[-1], tf.float32)
+  return labels * (1.0 - smoothing) + smoothing / num_classes

@@ -136,7 +136,7 @@ def shuffle_seed(epoch: tf.Tensor, which: Stream) -> tf.Tensor:
 
 
 class EpochCounter:
-  """Numbers the iterations of a pipeline 0, 1, 2, ...: its epochs.
+  """Numbers the iterations of a pipeline e0, e0 + 1, ...: its epochs (e0 = `initial_epoch`).
 
   `dataset()` yields one element, the epoch number, per iteration; the stage
   flat-maps it into that epoch's batches. The count is kept in a CPU
@@ -144,9 +144,9 @@ class EpochCounter:
   this pipeline was iterated, not on global seeds.
   """
 
-  def __init__(self) -> None:
+  def __init__(self, initial_epoch: int = 0) -> None:
     with tf.device("/CPU:0"):
-      self._next = tf.Variable(0, dtype=tf.int64, trainable=False, name="tfmixup_epoch")
+      self._next = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False, name="tfmixup_epoch")
 
   @property
   def next_epoch(self) -> int:

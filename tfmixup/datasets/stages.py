@@ -1,50 +1,64 @@
-"""Mixup and pair sampling as tf.data stages feeding any Keras model.
+"""Mixing stages: tf.data pipelines that pair, mix and batch, feeding any Keras model.
 
 Each stage pairs every example with a partner from a second, independently
 shuffled pass over the same data, batches, and then mixes whole batches in
-one vectorized map. Output batches are Keras-ready
-`(images float32 [B, H, W, C], labels float32 [B, K])`.
+one vectorized map, by a mixer (`mixers.py`: Mixup, CutMix, both, pair
+sampling, or a user's function via `paired`). Output batches are
+Keras-ready `(images float32 [B, H, W, C], labels float32 [B, K])`.
 
 Two inputs, one plumbing:
 
 * In-memory arrays (`ImageArrays`, or an `(images, labels)` tuple): the fast
   path. Nothing is shuffled element by element. At the start of each epoch
   two seeded permutations of the whole dataset are drawn (`draws.permutation`:
-  pass A gives the first examples, pass B their partners); each batch slices
-  its positions out of both, and one fused map gathers both sets of examples
-  from the uint8 arrays, normalizes, one-hots, draws λ and mixes.
+  pass A gives the first examples, pass B their partners), and all of the
+  epoch's mixing draws (λ, boxes, coin flips) at once; all are cut into one
+  row per batch, and one fused, parallel map gathers both sets of examples
+  from the uint8 arrays, normalizes, one-hots and mixes.
 * Any `tf.data.Dataset` of `(image, label)`: each epoch, two `shuffle` copies
-  with seeds of their own, each batched, zipped, and mixed by the same
-  arithmetic. Use this for data that does not fit in memory.
+  with seeds of their own, each batched, zipped with per-batch seeds, and
+  mixed by the same mixer. Use this for data that does not fit in memory.
 
-Randomness. Every stream (both passes, λ per batch, the shuffle seeds of a
-`tf.data.Dataset` input) is derived from `seed` and the epoch number in
+Options every stage takes (`**options`, see `paired`): `num_classes`,
+`drop_remainder`, `shuffle_buffer`, `label_smoothing`, `schedule` and
+`initial_epoch`.
+
+Randomness. Every stream (both passes, the mixing draws, the shuffle seeds
+of a `tf.data.Dataset` input) is derived from `seed` and the epoch number in
 `seeds.py`, which also explains why the streams are independent. Epoch e is
-the e-th iteration of the returned dataset (Keras starts one per epoch), so
-the same seed gives the same stream of batches in every run and process,
-and every epoch has new pairs and new λ. Not covered: `Dataset.shuffle`
-also mixes TensorFlow's global seed into its order, so for a
-`tf.data.Dataset` input call `tf.random.set_seed` /
+the stage's `initial_epoch` plus the number of earlier iterations of the
+returned dataset (Keras starts one per epoch), so the same seed gives the
+same stream of batches in every run and process, every epoch has new pairs
+and draws, and a run resumed at epoch k with `initial_epoch=k` continues the
+stream. Not covered: `Dataset.shuffle` also mixes TensorFlow's global seed
+into its order, so for a `tf.data.Dataset` input call `tf.random.set_seed` /
 `keras.utils.set_random_seed` the same way (or not at all) in runs that must
-match (the in-memory path does not depend on it); and a run resumed
-mid-training (e.g. by `keras.callbacks.BackupAndRestore`) in a new process
-starts again at epoch 0.
+match (the in-memory path does not depend on it).
 """
 
-import math
-from collections.abc import Callable
+import dataclasses
+from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
 
-from tfmixup.datasets import draws, idx, mixing, seeds
+from tfmixup.datasets import draws, idx, mixers, mixing, seeds
 from tfmixup.datasets.errors import DataError, LabelError
 from tfmixup.datasets.labels import LabelFormat, label_format, to_rows
+from tfmixup.datasets.mixers import Combine
+from tfmixup.datasets.schedules import Schedule
 from tfmixup.datasets.sources import ImageArrays
 
 Data = tf.data.Dataset | ImageArrays | tuple[np.ndarray, np.ndarray]
-# (images_a, labels_a, images_b, labels_b, seed) -> (images, labels)
-Combine = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+
+
+class Mixer(Protocol):
+  """What a stage needs of a mixer (see `mixers.py`)."""
+
+  def draw(self, seed: tf.Tensor, num_batches, batch_size: int, image_shape) -> dict[str, tf.Tensor]: ...
+
+  def apply(self, images_a, labels_a, images_b, labels_b, drawn: dict) -> tuple[tf.Tensor, tf.Tensor]: ...
+
 
 # tf.data's default graph rewrites serialize the pipeline, turning the
 # in-memory arrays its map captures into graph constants: a full extra copy
@@ -72,17 +86,6 @@ def _check_positive_int(name: str, value: object) -> int:
   if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
     raise DataError(f"{name} must be a positive integer, got {value!r}")
   return int(value)
-
-
-def check_alpha(alpha: float) -> float:
-  """Returns α as a float, or raises DataError unless it is finite and > 0."""
-  try:
-    value = float(alpha)
-  except (TypeError, ValueError):
-    raise DataError(f"alpha must be a number > 0, got {alpha!r}") from None
-  if not math.isfinite(value) or value <= 0:
-    raise DataError(f"alpha must be finite and > 0, got {alpha!r}")
-  return value
 
 
 def _to_float_images(images: tf.Tensor) -> tf.Tensor:
@@ -124,18 +127,67 @@ def _arrays_of(data: ImageArrays | tuple, num_classes: int | None) -> tuple[np.n
   return images, labels, fmt
 
 
-def _from_arrays(
-  data: ImageArrays | tuple,
-  combine: Combine | None,
-  *,
-  batch_size: int,
-  seed: int | None,
-  num_classes: int | None,
-  drop_remainder: bool,
-) -> tf.data.Dataset:
-  images, labels, fmt = _arrays_of(data, num_classes)
-  size = len(labels)
-  num_batches = size // batch_size if drop_remainder else -(-size // batch_size)
+@dataclasses.dataclass(frozen=True)
+class _Options:
+  """The options every stage takes, checked once."""
+
+  batch_size: int
+  seed: int | None
+  num_classes: int | None = None
+  drop_remainder: bool = False
+  shuffle_buffer: int | None = None
+  label_smoothing: float = 0.0
+  schedule: Schedule | None = None
+  initial_epoch: int = 0
+
+  def __post_init__(self) -> None:
+    object.__setattr__(self, "batch_size", _check_positive_int("batch_size", self.batch_size))
+    if self.seed is not None:
+      try:
+        object.__setattr__(self, "seed", seeds.check_seed(self.seed))
+      except ValueError as e:
+        raise DataError(str(e)) from None
+    if self.shuffle_buffer is not None:
+      _check_positive_int("shuffle_buffer", self.shuffle_buffer)
+    smoothing = self.label_smoothing
+    if isinstance(smoothing, bool) or not isinstance(smoothing, int | float) or not 0 <= smoothing < 1:
+      raise DataError(f"label_smoothing must be a number in [0, 1), got {smoothing!r}")
+    object.__setattr__(self, "label_smoothing", float(smoothing))
+    if self.schedule is not None and not isinstance(self.schedule, Schedule):
+      raise DataError(f"schedule must be a tfmixup.datasets.Schedule or None, got {type(self.schedule).__name__}")
+    epoch = self.initial_epoch
+    if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
+      raise DataError(f"initial_epoch must be an integer >= 0, got {epoch!r}")
+
+
+def _epoch_active(options: _Options, epoch: tf.Tensor) -> tf.Tensor | None:
+  return None if options.schedule is None else options.schedule.active_tensor(epoch)
+
+
+def _finisher(mixer: Mixer | None, options: _Options):
+  """The last step of every batch: mix (or not, in an epoch the schedule leaves out), then smooth labels.
+
+  Returns:
+    `finish(x_a, y_a, fetch_b, drawn, active) -> (images, labels)`, where
+    `fetch_b()` gives the partners (called only when they are needed).
+  """
+
+  def finish(x_a, y_a, fetch_b, drawn, active) -> tuple[tf.Tensor, tf.Tensor]:
+    if mixer is None:
+      images, labels = x_a, y_a
+    elif active is None:
+      images, labels = mixer.apply(x_a, y_a, *fetch_b(), drawn)
+    else:
+      images, labels = tf.cond(active, lambda: mixer.apply(x_a, y_a, *fetch_b(), drawn), lambda: (x_a, y_a))
+    return images, mixing.smooth_labels(labels, options.label_smoothing)
+
+  return finish
+
+
+def _from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: _Options) -> tf.data.Dataset:
+  images, labels, fmt = _arrays_of(data, options.num_classes)
+  batch_size, size = options.batch_size, len(labels)
+  num_batches = size // batch_size if options.drop_remainder else -(-size // batch_size)
   if num_batches == 0:
     raise DataError(f"drop_remainder with {size} examples < batch_size {batch_size} leaves no batch")
   # Sparse ids as int64 (tf.one_hot takes no other wide integer dtype).
@@ -145,18 +197,18 @@ def _from_arrays(
     x = _to_float_images(tf.gather(images_t, indices))
     return x, to_rows(tf.gather(labels_t, indices), fmt, check=False)
 
-  if seed is None:  # In order, no mixing: evaluation.
+  if options.seed is None:  # In order, no mixing: evaluation.
 
     def in_order(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
       start = step * batch_size
-      return fetch(tf.range(start, tf.minimum(start + batch_size, size)))
+      x, y = fetch(tf.range(start, tf.minimum(start + batch_size, size)))
+      return x, mixing.smooth_labels(y, options.label_smoothing)
 
     ds = tf.data.Dataset.range(num_batches).map(in_order, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE).with_options(_KEEP_GRAPH)
 
-  root = seeds.root(seed)
-  counter = seeds.EpochCounter()
-
+  root = seeds.root(options.seed)
+  counter = seeds.EpochCounter(options.initial_epoch)
   full_batches = size // batch_size  # the rest, if kept, is one smaller batch
   cut = full_batches * batch_size
 
@@ -166,24 +218,28 @@ def _from_arrays(
 
   def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
     # Per epoch, at once: two full permutations (480 KB each for 60k
-    # examples) and every batch's λ seed, cut into one row per batch. No
+    # examples) and every draw of the mixer, cut into one row per batch. No
     # function runs per batch here; the parallel map below gathers and mixes.
     epoch_seed = seeds.epoch_seed(root, epoch)
     order_a = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_A))
-    order_b = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B)) if combine else order_a
-    lambda_seeds = seeds.batch_seeds(epoch_seed, num_batches)
+    order_b = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B)) if mixer else order_a
+    drawn = {}
+    if mixer is not None:
+      drawn = mixer.draw(seeds.stream(epoch_seed, seeds.Stream.LAMBDA), num_batches, batch_size, images.shape[1:])
+    active = _epoch_active(options, epoch)
     (full_a, rest_a), (full_b, rest_b) = rows(order_a), rows(order_b)
-    ds = tf.data.Dataset.from_tensor_slices((full_a, full_b, lambda_seeds[:full_batches]))
+    head = {name: value[:full_batches] for name, value in drawn.items()}
+    ds = tf.data.Dataset.from_tensor_slices((full_a, full_b, head))
     if num_batches > full_batches:
-      ds = ds.concatenate(tf.data.Dataset.from_tensors((rest_a, rest_b, lambda_seeds[full_batches])))
-    return ds
+      tail = {name: value[full_batches] for name, value in drawn.items()}
+      ds = ds.concatenate(tf.data.Dataset.from_tensors((rest_a, rest_b, tail)))
+    return ds if active is None else ds.map(lambda a, b, d: (a, b, d, active))
 
-  def batch(index_a: tf.Tensor, index_b: tf.Tensor, lambda_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+  finish = _finisher(mixer, options)
+
+  def batch(index_a: tf.Tensor, index_b: tf.Tensor, drawn: dict, active: tf.Tensor | None = None):
     x_a, y_a = fetch(index_a)
-    if combine is None:
-      return x_a, y_a
-    x_b, y_b = fetch(index_b)
-    return combine(x_a, y_a, x_b, y_b, lambda_seed)
+    return finish(x_a, y_a, lambda: fetch(index_b), drawn, active)
 
   # One element per iteration (the epoch number), then one per batch; the
   # gathering and mixing run in one parallel map.
@@ -192,208 +248,243 @@ def _from_arrays(
   return ds.with_options(_KEEP_GRAPH)
 
 
-def _from_dataset(
-  dataset: tf.data.Dataset,
-  combine: Combine | None,
-  *,
-  batch_size: int,
-  seed: int | None,
-  num_classes: int | None,
-  drop_remainder: bool,
-  shuffle_buffer: int | None,
-) -> tf.data.Dataset:
+def _from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: _Options) -> tf.data.Dataset:
   spec = dataset.element_spec
   if not isinstance(spec, tuple) or len(spec) != 2:
     raise DataError(f"dataset elements must be (image, label) pairs, got {spec}")
   _check_image_spec(spec[0].dtype, spec[0].shape.rank, "dataset")
-  fmt = label_format(spec[1].dtype, spec[1].shape, num_classes)
+  image_shape = spec[0].shape
+  if mixer is not None and isinstance(mixer, mixers.CutMix | mixers.MixupOrCutMix) and None in image_shape[:2]:
+    raise DataError(f"dataset: CutMix needs a known image height and width, got shape {image_shape}")
+  fmt = label_format(spec[1].dtype, spec[1].shape, options.num_classes)
+  batch_size, drop_remainder = options.batch_size, options.drop_remainder
 
   def prepare(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return _to_float_images(images), to_rows(labels, fmt)
 
-  if seed is None:
-    return (
-      dataset.batch(batch_size, drop_remainder=drop_remainder)
-      .map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-      .prefetch(tf.data.AUTOTUNE)
-    )
+  if options.seed is None:
+
+    def prepare_smoothed(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+      x, y = prepare(images, labels)
+      return x, mixing.smooth_labels(y, options.label_smoothing)
+
+    ds = dataset.batch(batch_size, drop_remainder=drop_remainder)
+    return ds.map(prepare_smoothed, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+  shuffle_buffer = options.shuffle_buffer
   if shuffle_buffer is None:
-    cardinality = int(dataset.cardinality())
-    if cardinality < 1:
+    shuffle_buffer = int(dataset.cardinality())
+    if shuffle_buffer < 1:
       raise DataError("the dataset's size is unknown or infinite: pass shuffle_buffer")
-    shuffle_buffer = cardinality
-  shuffle_buffer = _check_positive_int("shuffle_buffer", shuffle_buffer)
-  root = seeds.root(seed)
-  counter = seeds.EpochCounter()
+  root = seeds.root(options.seed)
+  counter = seeds.EpochCounter(options.initial_epoch)
+  finish = _finisher(mixer, options)
 
   def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
     # Each epoch shuffles both streams afresh from seeds of its own; the same
     # seed twice would pair each example with itself.
     epoch_seed = seeds.epoch_seed(root, epoch)
+    active = _epoch_active(options, epoch)
 
     def stream(which: seeds.Stream) -> tf.data.Dataset:
       shuffled = dataset.shuffle(shuffle_buffer, seed=seeds.shuffle_seed(epoch_seed, which))
       return shuffled.batch(batch_size, drop_remainder=drop_remainder)
 
     first = stream(seeds.Stream.SHUFFLE_A)
-    if combine is None:
-      return first.map(prepare, num_parallel_calls=tf.data.AUTOTUNE)
-    # The number of batches may be unknown here: λ seeds come as a stream.
-    lambda_seeds = seeds.batch_seed_stream(epoch_seed)
+    if mixer is None:
+      plain = lambda x, y: finish(*prepare(x, y), None, {}, None)
+      return first.map(plain, num_parallel_calls=tf.data.AUTOTUNE)
+    # The number of batches may be unknown here: draws are made per batch,
+    # from a stream of per-batch seeds.
+    pairs = tf.data.Dataset.zip(
+      tf.data.Dataset.zip(first, stream(seeds.Stream.SHUFFLE_B)), seeds.batch_seed_stream(epoch_seed)
+    )
 
-    def batch(a: tuple, b: tuple, lambda_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-      (x_a, y_a), (x_b, y_b) = prepare(*a), prepare(*b)
-      return combine(x_a, y_a, x_b, y_b, lambda_seed)
+    def batch(pair: tuple, batch_seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+      (a, b) = pair
+      x_a, y_a = prepare(*a)
+      drawn = {name: value[0] for name, value in mixer.draw(batch_seed, 1, batch_size, image_shape).items()}
+      return finish(x_a, y_a, lambda: prepare(*b), drawn, active)
 
-    pairs = tf.data.Dataset.zip(first, stream(seeds.Stream.SHUFFLE_B), lambda_seeds)
     return pairs.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
 
   return counter.dataset().flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
 
 
-def _stage(
-  data: Data,
-  combine: Combine | None,
-  *,
-  batch_size: int,
-  seed: int | None,
-  num_classes: int | None,
-  drop_remainder: bool,
-  shuffle_buffer: int | None,
-) -> tf.data.Dataset:
-  batch_size = _check_positive_int("batch_size", batch_size)
-  if seed is not None:
-    try:
-      seed = seeds.check_seed(seed)
-    except ValueError as e:
-      raise DataError(str(e)) from None
-  common = dict(batch_size=batch_size, seed=seed, num_classes=num_classes, drop_remainder=drop_remainder)
+def _stage(data: Data, mixer: Mixer | None, options: _Options) -> tf.data.Dataset:
   if isinstance(data, tf.data.Dataset):
-    return _from_dataset(data, combine, shuffle_buffer=shuffle_buffer, **common)
+    return _from_dataset(data, mixer, options)
   if isinstance(data, ImageArrays | tuple | list):
-    return _from_arrays(data, combine, **common)
+    return _from_arrays(data, mixer, options)
   raise DataError(f"data must be a tf.data.Dataset, ImageArrays or (images, labels) arrays, got {type(data).__name__}")
 
 
-def mixup(
-  data: Data,
-  *,
-  batch_size: int,
-  seed: int | None,
-  alpha: float = 1.0,
-  num_classes: int | None = None,
-  drop_remainder: bool = False,
-  shuffle_buffer: int | None = None,
-) -> tf.data.Dataset:
-  """Mixup batches: each example mixed with a partner from an independent shuffle.
+_OPTION_NAMES = tuple(field.name for field in dataclasses.fields(_Options))[2:]
 
-  Per sample, λ ~ Beta(α, α); image and label rows are mixed with the same λ
-  (see `mixing.mix_batches`).
+
+def _checked_options(batch_size: int, seed: int | None, options: dict) -> _Options:
+  unknown = sorted(set(options) - set(_OPTION_NAMES))
+  if unknown:
+    raise TypeError(f"unknown stage option(s) {', '.join(unknown)}; the options are {', '.join(_OPTION_NAMES)}")
+  return _Options(batch_size=batch_size, seed=seed, **options)
+
+
+def _mixing_options(batch_size: int, seed: int | None, options: dict) -> _Options:
+  """Options of a mixing stage: seed=None means a fresh seed (never "no mixing")."""
+  return _checked_options(batch_size, seeds.fresh_seed() if seed is None else seed, options)
+
+
+def paired(data: Data, combine: Combine, *, batch_size: int, seed: int | None, **options) -> tf.data.Dataset:
+  """Batches of pairs mixed by your function: a two-stream stage for any mixing method.
+
+  Every example is paired with a partner from a second, independently
+  shuffled pass; `combine` gets both batches and a fresh seed per batch.
 
   Args:
     data: `ImageArrays`, `(images [N, H, W, C] uint8 or float, labels)`
       arrays, or a `tf.data.Dataset` of `(image [H, W, C], label)`. uint8
       images are scaled to [0, 1]; float images are used as they are.
       Labels: integer ids `[]` with `num_classes`, or float rows `[K]`.
+    combine: `(images_a [B, H, W, C], labels_a [B, K], images_b, labels_b,
+      seed int64 [2]) -> (images [B, H, W, C], labels [B, K])`, float32;
+      use the seed with `tf.random.stateless_*` ops (a new one per batch,
+      from `seed`). It runs inside a `tf.data` map (graph mode).
     batch_size: examples per batch; the last batch may be smaller.
     seed: an integer in [-2**63, 2**63); every random choice derives from
-      it (see `seeds.py`). None mixes from a fresh seed drawn from the
-      operating system: a different stream in every run, not reproducible.
-    alpha: Beta concentration α > 0. 1.0 draws λ uniformly, as in the Mixup
-      authors' CIFAR-10 code; small α keeps λ near 0 or 1.
-    num_classes: K for integer labels (defaults to `ImageArrays.num_classes`).
-    drop_remainder: drop the last, smaller batch.
-    shuffle_buffer: for a `tf.data.Dataset` input, the `shuffle` buffer
-      (default: the whole dataset, which must then have a known size).
+      it (see `seeds.py`). None draws a fresh seed from the operating
+      system: a different stream in every run, not reproducible.
+    **options: every stage takes these:
+      num_classes: K for integer labels (defaults to `ImageArrays.num_classes`).
+      drop_remainder: drop the last, smaller batch (default False).
+      shuffle_buffer: for a `tf.data.Dataset` input, the `shuffle` buffer
+        (default: the whole dataset, which must then have a known size).
+      label_smoothing: ε in [0, 1): label rows become y·(1-ε) + ε/K after
+        mixing (default 0).
+      schedule: a `Schedule` of the epochs that mix; the others yield the
+        first stream's batches unmixed (default: every epoch mixes).
+      initial_epoch: the number of the first iteration's epoch (default 0);
+        pass Keras's `initial_epoch` when resuming.
 
   Returns:
     A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`,
-    one epoch per iteration. Iteration e (0, 1, ...) is epoch e: two new
-    independent permutations (first examples, partners) and new λ.
+    one epoch per iteration: two new independent permutations (first
+    examples, partners) and new draws each epoch.
 
   Raises:
-    DataError: bad α, batch size, seed (not an int64 integer), or image
-      shape/dtype.
+    DataError: a bad option, seed (not an int64 integer), or image
+      shape/dtype; the message names it.
     LabelError: labels of a format the stage cannot mix (see `labels.py`).
   """
-  alpha = check_alpha(alpha)
-  seed = seeds.fresh_seed() if seed is None else seed
-
-  def combine(x_a, y_a, x_b, y_b, seed_):
-    lam = draws.sample_beta(tf.shape(x_a)[:1], alpha, seed_)
-    return mixing.mix_batches(x_a, y_a, x_b, y_b, lam)
-
-  return _stage(
-    data,
-    combine,
-    batch_size=batch_size,
-    seed=seed,
-    num_classes=num_classes,
-    drop_remainder=drop_remainder,
-    shuffle_buffer=shuffle_buffer,
-  )
+  return _stage(data, mixers.Custom(combine), _mixing_options(batch_size, seed, options))
 
 
-def pair_sampling(
+def mixup(
+  data: Data, *, batch_size: int, seed: int | None, alpha: float = 1.0, prob: float = 1.0, **options
+) -> tf.data.Dataset:
+  """Mixup batches (Zhang et al., ICLR 2018): each example mixed with an independent partner.
+
+  Per sample, λ ~ Beta(α, α); image and label rows are mixed with the same λ
+  (see `mixing.mix_batches`).
+
+  Args:
+    data, batch_size, seed, **options: as `paired`.
+    alpha: Beta concentration α > 0. 1.0 draws λ uniformly, as in the Mixup
+      authors' CIFAR-10 code; small α keeps λ near 0 or 1.
+    prob: probability that a sample is mixed (else it is passed as it is).
+
+  Returns:
+    A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`.
+
+  Raises:
+    DataError, LabelError: as `paired`.
+  """
+  return _stage(data, mixers.Mixup(alpha, prob), _mixing_options(batch_size, seed, options))
+
+
+def cutmix(
+  data: Data, *, batch_size: int, seed: int | None, alpha: float = 1.0, prob: float = 1.0, **options
+) -> tf.data.Dataset:
+  """CutMix batches (Yun et al., ICCV 2019): a box of an independent partner pasted into each example.
+
+  Per sample, λ ~ Beta(α, α) sets a box of about (1-λ)·H·W pixels, centred
+  uniformly and clipped to the image; the label weights are the fractions
+  of pixels each image really contributes (see `mixing.cut_batches`).
+
+  Args:
+    data, batch_size, seed, **options: as `paired`.
+    alpha: Beta concentration α > 0 (the CutMix authors use 1.0).
+    prob: probability that a sample gets a box.
+
+  Returns:
+    A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`.
+
+  Raises:
+    DataError, LabelError: as `paired`.
+  """
+  return _stage(data, mixers.CutMix(alpha, prob), _mixing_options(batch_size, seed, options))
+
+
+def mixup_cutmix(
   data: Data,
   *,
   batch_size: int,
   seed: int | None,
-  num_classes: int | None = None,
-  drop_remainder: bool = False,
-  shuffle_buffer: int | None = None,
+  mixup_alpha: float = 1.0,
+  cutmix_alpha: float = 1.0,
+  switch_prob: float = 0.5,
+  prob: float = 1.0,
+  **options,
 ) -> tf.data.Dataset:
-  """SamplePairing batches: each image averaged with a partner, first label kept.
+  """Mixup or CutMix per sample, as timm's `Mixup(switch_prob=..., prob=...)`.
 
-  Args and errors as `mixup` (without α).
+  Args:
+    data, batch_size, seed, **options: as `paired`.
+    mixup_alpha: Mixup's Beta concentration α > 0.
+    cutmix_alpha: CutMix's Beta concentration α > 0.
+    switch_prob: probability that a mixed sample uses CutMix rather than Mixup.
+    prob: probability that a sample is mixed at all.
+
+  Returns:
+    A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`.
+
+  Raises:
+    DataError, LabelError: as `paired`.
+  """
+  mixer = mixers.MixupOrCutMix(mixup_alpha, cutmix_alpha, switch_prob, prob)
+  return _stage(data, mixer, _mixing_options(batch_size, seed, options))
+
+
+def pair_sampling(data: Data, *, batch_size: int, seed: int | None, prob: float = 1.0, **options) -> tf.data.Dataset:
+  """SamplePairing batches (Inoue 2018): each image averaged with a partner, first label kept.
+
+  For the author's training schedule (off at first, then on and off
+  intermittently, off at the end) pass `schedule=Schedule(...)`.
+
+  Args:
+    data, batch_size, seed, **options: as `paired`.
+    prob: probability that a sample is paired.
 
   Returns:
     A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`
-    where each label row is the one-hot label of the first image.
+    where each label row is the label of the first image.
+
+  Raises:
+    DataError, LabelError: as `paired`.
   """
-
-  seed = seeds.fresh_seed() if seed is None else seed
-
-  def combine(x_a, y_a, x_b, y_b, seed_):
-    del y_b, seed_  # The partner's label and λ play no part.
-    return mixing.pair_batches(x_a, y_a, x_b)
-
-  return _stage(
-    data,
-    combine,
-    batch_size=batch_size,
-    seed=seed,
-    num_classes=num_classes,
-    drop_remainder=drop_remainder,
-    shuffle_buffer=shuffle_buffer,
-  )
+  return _stage(data, mixers.PairSampling(prob), _mixing_options(batch_size, seed, options))
 
 
-def batches(
-  data: Data,
-  *,
-  batch_size: int,
-  seed: int | None = None,
-  num_classes: int | None = None,
-  drop_remainder: bool = False,
-  shuffle_buffer: int | None = None,
-) -> tf.data.Dataset:
+def batches(data: Data, *, batch_size: int, seed: int | None = None, **options) -> tf.data.Dataset:
   """Plain batches, no mixing, in the same format: for ERM training and evaluation.
 
   Args:
-    data, batch_size, num_classes, drop_remainder, shuffle_buffer: as `mixup`.
+    data, batch_size, **options: as `paired` (a schedule has no effect).
     seed: shuffle each epoch from this seed (an integer in [-2**63, 2**63));
       None keeps the data's order (evaluation).
 
   Returns:
     A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`.
+
+  Raises:
+    DataError, LabelError: as `paired`.
   """
-  return _stage(
-    data,
-    None,
-    batch_size=batch_size,
-    seed=seed,
-    num_classes=num_classes,
-    drop_remainder=drop_remainder,
-    shuffle_buffer=shuffle_buffer,
-  )
+  return _stage(data, None, _checked_options(batch_size, seed, options))
