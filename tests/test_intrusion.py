@@ -3,8 +3,8 @@
 import numpy as np
 import tensorflow as tf
 
-from tfmixup import intrusion
 from tfmixup.datasets import ImageArrays
+from tfmixup.study import intrusion
 
 
 class NearestBrightness:

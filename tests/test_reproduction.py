@@ -10,7 +10,7 @@ import tensorflow as tf
 from helpers import MNIST_DIR
 from matplotlib import image as mpimg
 
-from tfmixup.report import paired_difference
+from tfmixup.study.report import paired_difference
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

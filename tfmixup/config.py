@@ -7,8 +7,11 @@ them directly. Library code never reads flags.
 import dataclasses
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-METHODS = ("erm", "mixup", "pair_sampling")
+if TYPE_CHECKING:
+  from tfmixup.datasets import Schedule
+
 JIT_CHOICES = ("auto", "true", "false")
 
 
@@ -51,8 +54,19 @@ class TrainConfig:
   Attributes:
     dataset: TFDS name, or a label for the IDX files in `data_dir`.
     classes: original class labels to keep (None: all), relabelled 0..k-1.
-    method: "erm" (no mixing), "mixup" or "pair_sampling".
-    alpha: Beta(α, α) concentration for Mixup.
+    method: a registered method name (`tfmixup.methods.names()`): "erm"
+      (no mixing), "mixup", "cutmix", "mixup_cutmix", "pair_sampling", ...
+    alpha: Beta(α, α) concentration of Mixup and CutMix (of Mixup in
+      "mixup_cutmix").
+    cutmix_alpha: CutMix's concentration in "mixup_cutmix".
+    switch_prob: probability of CutMix rather than Mixup in "mixup_cutmix".
+    prob: probability that a training example is mixed.
+    label_smoothing: ε in [0, 1) for the training labels, every method.
+    mix_start: first epoch (0-based) that mixes.
+    mix_on: mix in cycles of `mix_on` epochs on, `mix_off` off, from
+      `mix_start` (0: no cycles, mix throughout).
+    mix_off: epochs off per cycle.
+    off_last: epochs at the end that do not mix.
     seed: seeds weights, shuffles and λ.
     epochs: passes over the training data.
     batch_size: examples per step.
@@ -68,6 +82,14 @@ class TrainConfig:
   classes: tuple[int, ...] | None = None
   method: str = "erm"
   alpha: float = 1.0
+  cutmix_alpha: float = 1.0
+  switch_prob: float = 0.5
+  prob: float = 1.0
+  label_smoothing: float = 0.0
+  mix_start: int = 0
+  mix_on: int = 0
+  mix_off: int = 0
+  off_last: int = 0
   seed: int = 0
   epochs: int = 10
   batch_size: int = 128
@@ -79,10 +101,28 @@ class TrainConfig:
   test_size: int | None = None
 
   def __post_init__(self) -> None:
-    if self.method not in METHODS:
-      raise ConfigError(f"method must be one of {METHODS}, got {self.method!r}")
-    if not (isinstance(self.alpha, int | float) and math.isfinite(self.alpha) and self.alpha > 0):
-      raise ConfigError(f"alpha must be finite and > 0, got {self.alpha!r}")
+    from tfmixup import methods  # noqa: PLC0415 - the registry imports TensorFlow
+
+    method = methods.get(self.method)  # raises ConfigError listing the names
+    for name in ("alpha", "cutmix_alpha"):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+        raise ConfigError(f"{name} must be finite and > 0, got {value!r}")
+    for name in ("switch_prob", "prob"):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not (isinstance(value, int | float) and 0 <= value <= 1):
+        raise ConfigError(f"{name} must be a probability in [0, 1], got {value!r}")
+    smoothing = self.label_smoothing
+    if isinstance(smoothing, bool) or not (isinstance(smoothing, int | float) and 0 <= smoothing < 1):
+      raise ConfigError(f"label_smoothing must be in [0, 1), got {smoothing!r}")
+    for name in ("mix_start", "mix_on", "mix_off", "off_last"):
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
+    if self.mix_off and not self.mix_on:
+      raise ConfigError(f"mix_off={self.mix_off} needs mix_on: the epochs on per cycle")
+    if self.schedule() is not None and not method.mixes:
+      raise ConfigError(f"mix_start, mix_on, mix_off and off_last need a mixing method, not {self.method!r}")
     for name in ("epochs", "batch_size"):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -100,6 +140,17 @@ class TrainConfig:
       if len(set(classes)) != len(classes) or len(classes) < 2:
         raise ConfigError(f"classes must be two or more distinct labels, got {classes}")
       object.__setattr__(self, "classes", classes)
+    if self.off_last > self.epochs:
+      raise ConfigError(f"off_last={self.off_last} is more than the {self.epochs} epochs")
+
+  def schedule(self) -> "Schedule | None":
+    """The epochs that mix, as a `tfmixup.datasets.Schedule` (None: all of them)."""
+    if not (self.mix_start or self.mix_on or self.off_last):
+      return None
+    from tfmixup.datasets import Schedule  # noqa: PLC0415
+
+    stop = self.epochs - self.off_last if self.off_last else None
+    return Schedule(start=self.mix_start, stop=stop, on=self.mix_on or None, off=self.mix_off)
 
   @property
   def subset(self) -> str:
@@ -108,8 +159,19 @@ class TrainConfig:
   @property
   def run_name(self) -> str:
     """A file-name-safe identifier of everything but the seed-independent knobs."""
-    method = f"mixup-a{self.alpha:g}" if self.method == "mixup" else self.method
-    return f"{self.dataset}-{self.subset}-{method}-seed{self.seed}"
+    from tfmixup import methods  # noqa: PLC0415
+
+    parts = [self.dataset, self.subset, self.method]
+    if methods.get(self.method).uses_alpha:
+      parts.append(f"a{self.alpha:g}")
+    # Options away from their defaults, so that runs that differ never share a name.
+    defaults = TrainConfig.__dataclass_fields__
+    for field, tag in (("cutmix_alpha", "ca"), ("switch_prob", "sw"), ("prob", "p"), ("label_smoothing", "ls")):
+      if getattr(self, field) != defaults[field].default:
+        parts.append(f"{tag}{getattr(self, field):g}")
+    if self.schedule() is not None:
+      parts.append(f"s{self.mix_start}.{self.mix_on}.{self.mix_off}.{self.off_last}")
+    return "-".join(parts) + f"-seed{self.seed}"
 
   def to_dict(self) -> dict:
     d = dataclasses.asdict(self)

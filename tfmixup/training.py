@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfmixup
-from tfmixup import datasets
+from tfmixup import datasets, methods, summaries
 from tfmixup.config import TrainConfig
 from tfmixup.model import build_model
 
@@ -61,14 +61,9 @@ def resolve_jit_compile(setting: str) -> bool:
   return setting == "true"
 
 
-def training_stage(config: TrainConfig, train: datasets.ImageArrays) -> tf.data.Dataset:
-  """The tf.data pipeline the method trains on."""
-  common = dict(batch_size=config.batch_size, seed=config.seed)
-  if config.method == "mixup":
-    return datasets.mixup(train, alpha=config.alpha, **common)
-  if config.method == "pair_sampling":
-    return datasets.pair_sampling(train, **common)
-  return datasets.batches(train, **common)
+def training_stage(config: TrainConfig, train: datasets.ImageArrays, initial_epoch: int = 0) -> tf.data.Dataset:
+  """The tf.data pipeline the config's method trains on (see `tfmixup.methods`)."""
+  return methods.get(config.method).training_data(train, config, initial_epoch=initial_epoch)
 
 
 def _package_version(name: str) -> str:
@@ -103,16 +98,24 @@ def git_commit() -> str | None:
   return f"{commit}-dirty" if dirty else commit or None
 
 
+def _safely(get, default: str | None = "unknown") -> str | None:
+  try:
+    value = get()
+  except Exception:  # noqa: BLE001 - a run must not be lost to a version string
+    return default
+  return default if value is None else str(value)
+
+
 def library_versions() -> dict[str, str | None]:
-  """Versions a run depends on, read from package metadata (never raises)."""
+  """Versions a run depends on; never raises (an unreadable one is "unknown")."""
   return {
     "tfmixup": tfmixup.__version__,
-    "git_commit": git_commit(),
-    "python": platform.python_version(),
-    "tensorflow": tf.__version__,
-    "keras": keras.__version__,
+    "git_commit": _safely(git_commit, None),
+    "python": _safely(platform.python_version),
+    "tensorflow": _safely(lambda: tf.__version__),
+    "keras": _safely(lambda: keras.__version__),
     "tensorflow_datasets": _package_version("tensorflow-datasets"),
-    "numpy": np.__version__,
+    "numpy": _safely(lambda: np.__version__),
   }
 
 
@@ -140,7 +143,8 @@ def prepare_output_dir(output_dir: str) -> None:
 
 
 def compile_model(config: TrainConfig, input_shape, num_classes: int) -> keras.Model:
-  model = build_model(input_shape, num_classes)
+  """The three-conv model, as the config's method wants it (`Method.wrap_model`), compiled."""
+  model = methods.get(config.method).model(build_model(input_shape, num_classes), config)
   model.compile(
     optimizer=keras.optimizers.Adam(config.learning_rate),
     loss=keras.losses.CategoricalCrossentropy(from_logits=True),
@@ -192,7 +196,12 @@ def read_result(output_dir: str, config: TrainConfig) -> dict | None:
       result = json.load(f)
   except (OSError, json.JSONDecodeError):
     return None
-  if not isinstance(result, dict) or result.get("config") != config.to_dict():
+  try:
+    # Through from_dict, so a run saved before a config field was added (with
+    # its default value) still matches.
+    if not isinstance(result, dict) or TrainConfig.from_dict(result["config"]) != config:
+      return None
+  except (KeyError, TypeError, ValueError):
     return None
   version = (result.get("versions") or {}).get("tfmixup")
   return result if _version_tuple(version) >= OLDEST_REUSABLE_VERSION else None
@@ -240,12 +249,17 @@ def train(
     if saved is not None:
       return saved
   start = time.perf_counter()
+  versions = library_versions()  # before training: nothing after it may fail
   data = data if data is not None else load_data(config)
   keras.utils.set_random_seed(config.seed)
   model = compile_model(config, data.train.images.shape[1:], data.train.num_classes)
   callbacks = []
   if output_dir is not None:
-    callbacks.append(keras.callbacks.TensorBoard(os.path.join(output_dir, "tensorboard", config.run_name)))
+    log_dir = os.path.join(output_dir, "tensorboard", config.run_name)
+    callbacks.append(keras.callbacks.TensorBoard(log_dir))
+    # A stage of its own, same seed: the first batch training will see.
+    examples = training_stage(config, data.train)
+    summaries.write_training_examples(os.path.join(log_dir, "examples"), examples, data.train.class_names)
   if verbose == "auto":
     verbose = 1 if sys.stdout.isatty() else 2
   history = model.fit(
@@ -270,7 +284,7 @@ def train(
     "wall_time_s": time.perf_counter() - start,
     "jit_compile": resolve_jit_compile(config.jit_compile),
     "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
-    "versions": library_versions(),
+    "versions": versions,
   }
   if output_dir is not None:
     if save_model:

@@ -15,7 +15,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tfmixup.report import column, paired_difference  # noqa: E402
+from tfmixup.study.report import column, paired_difference  # noqa: E402
 
 ORDER = ("all", "689", "147", "014", "367")
 

@@ -13,12 +13,14 @@ import keras
 import numpy as np
 from scipy import stats
 
-from tfmixup import datasets, intrusion, training
+from tfmixup import datasets, training
 from tfmixup.config import subset_name
-from tfmixup.experiments import CONTROL_SUBSETS, GridSpec
-from tfmixup.reporting import METHOD_LABELS, cell, markdown_table, mean_std
+from tfmixup.study import intrusion
+from tfmixup.study.grid import CONTROL_SUBSETS, GridSpec
+from tfmixup.study.tables import cell, markdown_table, mean_std, method_label
 
-# The study's Table 1: train (test) accuracy in %, three runs each, no spread.
+# The study's Table 1 (陈晋泰, "Mixup 技术分析", course report, section 4; see
+# tfmixup/study/__init__.py): train (test) accuracy in %, three runs each, no spread.
 STUDY = {
   "mixup": {"all": (98.8, 97.9), "689": (95.6, 94.5), "147": (96.8, 96.1)},
   "erm": {"all": (99.2, 98.1), "689": (97.7, 97.3), "147": (98.1, 97.2)},
@@ -80,19 +82,22 @@ def table1_markdown(cells: dict, subsets: Sequence[Sequence[int] | None], comman
   for method in ("mixup", "erm", "pair_sampling"):
     if method in STUDY:
       study = [f"{STUDY[method][k][0]:.1f}% ({STUDY[method][k][1]:.1f}%)" if k in STUDY[method] else "" for k in keys]
-      accuracy_rows.append((f"{METHOD_LABELS[method]} (study)", study))
+      accuracy_rows.append((f"{method_label(method)} (study)", study))
     ours = [cell(cells[(k, method)]) if (k, method) in cells else "" for k in keys]
     n = len(cells.get((keys[0], method), []))
-    accuracy_rows.append((f"{METHOD_LABELS[method]} (ours, {n} seeds)", ours))
+    accuracy_rows.append((f"{method_label(method)} (ours, {n} seeds)", ours))
   difference_rows = [("Mixup - without (study)", [f"{STUDY['mixup'][k][1] - STUDY['erm'][k][1]:+.2f}" for k in keys])]
   for method in ("mixup", "pair_sampling"):
     row = []
     for k in keys:
       d = paired_difference(cells[(k, method)], cells[(k, "erm")])
       row.append(f"{_pp(d['mean'])} [{_pp(d['low'])}, {_pp(d['high'])}]")
-    difference_rows.append((f"{METHOD_LABELS[method]} - without (ours)", row))
+    difference_rows.append((f"{method_label(method)} - without (ours)", row))
   lines = [
     "# Table 1, reproduced",
+    "",
+    'The study: 陈晋泰, "Mixup 技术分析" (An analysis of the Mixup technique), course report, section 4,'
+    " Table 1 (text in `../shared/study/`).",
     "",
     f"Produced by `{command}`. {protocol}",
     "",
@@ -153,7 +158,7 @@ def save_accuracy_figure(cells: dict, subsets: Sequence[Sequence[int] | None], p
       mean, std = mean_std(acc)
       ax.errorbar(x, mean, yerr=0 if np.isnan(std) else std, fmt="o", color=colors[method], capsize=5, ms=7)
       ax.scatter(np.full(len(acc), x + 0.18), acc, s=10, color=colors[method], alpha=0.5)
-    ax.set_xticks(range(len(here)), [METHOD_LABELS[m] for m in here], rotation=20, fontsize=8)
+    ax.set_xticks(range(len(here)), [method_label(m) for m in here], rotation=20, fontsize=8)
     ax.set_xlim(-0.5, len(here) - 0.3)
     ax.set_title(column(classes))
     ax.grid(axis="y", alpha=0.3)

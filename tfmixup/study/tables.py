@@ -1,11 +1,20 @@
-"""Reports in the study's form: train (test) accuracy, mean ± std over runs."""
+"""Results in the study's form: train (test) accuracy cells, mean ± std over runs, Markdown tables.
+
+The study (陈晋泰, "Mixup 技术分析", Table 1) prints one "train (test)" cell
+per method and dataset, three runs, mean only; `cell` adds the spread.
+"""
 
 import math
 from collections.abc import Sequence
 
 import numpy as np
 
-METHOD_LABELS = {"erm": "without", "mixup": "Mixup", "pair_sampling": "pair sampling"}
+
+def method_label(name: str) -> str:
+  """A method's name in tables (its `tfmixup.methods.Method.label`; "without" for ERM, as the study)."""
+  from tfmixup import methods  # noqa: PLC0415 - the registry imports TensorFlow
+
+  return methods.get(name).label
 
 
 def mean_std(values: Sequence[float]) -> tuple[float, float]:

@@ -1,0 +1,134 @@
+"""Training methods, registered by name: what `TrainConfig.method` and `--method` select.
+
+A method is a data stage (how the training batches are made; None: plain
+shuffled batches) and an optional training-step part (`wrap_model`: a
+function that wraps or replaces the compiled model, e.g. a `keras.Model`
+subclass with its own `train_step`, for methods such as Manifold Mixup
+that act inside the model). A new method is one `register(Method(...))`
+call, here or in the user's code:
+
+  methods.register(methods.Method(
+      name="my_mix", label="my mix",
+      stage=lambda data, config, **options: datasets.paired(data, my_combine, **options)))
+
+and then `TrainConfig(method="my_mix")` / `train_main.py --method=my_mix`.
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+import keras
+import tensorflow as tf
+
+from tfmixup import datasets
+from tfmixup.config import ConfigError, TrainConfig
+
+# (training data, config, batch_size=, seed=, label_smoothing=, schedule=, initial_epoch=) -> batches
+Stage = Callable[..., tf.data.Dataset]
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+  """A training method.
+
+  Attributes:
+    name: the registry key (`--method=<name>`); lower case, no spaces.
+    label: the name in tables and plots.
+    stage: `stage(data, config, **options) -> tf.data.Dataset` of
+      `(images [B, H, W, C], labels [B, K])`, where `options` are the stage
+      options `tfmixup.datasets` stages take (batch_size, seed,
+      label_smoothing, schedule, initial_epoch); None: plain shuffled batches.
+    wrap_model: `wrap_model(model, config) -> keras.Model`, applied to the
+      uncompiled model before `compile`; None: the model as built.
+    mixes: whether the stage mixes examples (schedules apply only then).
+    uses_alpha: whether `config.alpha` matters (it then appears in run names).
+  """
+
+  name: str
+  label: str
+  stage: Stage | None = None
+  wrap_model: Callable[[keras.Model, TrainConfig], keras.Model] | None = None
+  mixes: bool = True
+  uses_alpha: bool = False
+
+  def training_data(self, data: datasets.ImageArrays, config: TrainConfig, initial_epoch: int = 0) -> tf.data.Dataset:
+    """The batches this method trains on: the method's stage with the config's common options."""
+    options = dict(
+      batch_size=config.batch_size,
+      seed=config.seed,
+      label_smoothing=config.label_smoothing,
+      initial_epoch=initial_epoch,
+    )
+    if self.stage is None:
+      return datasets.batches(data, **options)
+    return self.stage(data, config, schedule=config.schedule(), **options)
+
+  def model(self, model: keras.Model, config: TrainConfig) -> keras.Model:
+    """The model to compile: `wrap_model`'s result, or `model` itself."""
+    return model if self.wrap_model is None else self.wrap_model(model, config)
+
+
+_REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+  """Adds a method to the registry (replacing one of the same name) and returns it."""
+  if not isinstance(method, Method):
+    raise TypeError(f"register takes a tfmixup.methods.Method, got {type(method).__name__}")
+  if not method.name or not method.name.isidentifier() or method.name != method.name.lower():
+    raise ValueError(f"method names are lower-case identifiers, got {method.name!r}")
+  _REGISTRY[method.name] = method
+  return method
+
+
+def names() -> tuple[str, ...]:
+  """The registered method names, sorted."""
+  return tuple(sorted(_REGISTRY))
+
+
+def get(name: str) -> Method:
+  """The method registered as `name`.
+
+  Raises:
+    ConfigError: no such method; the message lists the names.
+  """
+  try:
+    return _REGISTRY[name]
+  except (KeyError, TypeError):
+    raise ConfigError(f"unknown method {name!r}; choose one of: {', '.join(names())}") from None
+
+
+register(Method(name="erm", label="without", mixes=False))
+register(
+  Method(
+    name="mixup",
+    label="Mixup",
+    stage=lambda data, c, **o: datasets.mixup(data, alpha=c.alpha, prob=c.prob, **o),
+    uses_alpha=True,
+  )
+)
+register(
+  Method(
+    name="cutmix",
+    label="CutMix",
+    stage=lambda data, c, **o: datasets.cutmix(data, alpha=c.alpha, prob=c.prob, **o),
+    uses_alpha=True,
+  )
+)
+register(
+  Method(
+    name="mixup_cutmix",
+    label="Mixup or CutMix",
+    stage=lambda data, c, **o: datasets.mixup_cutmix(
+      data, mixup_alpha=c.alpha, cutmix_alpha=c.cutmix_alpha, switch_prob=c.switch_prob, prob=c.prob, **o
+    ),
+    uses_alpha=True,
+  )
+)
+register(
+  Method(
+    name="pair_sampling",
+    label="pair sampling",
+    stage=lambda data, c, **o: datasets.pair_sampling(data, prob=c.prob, **o),
+  )
+)
