@@ -24,7 +24,15 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       parse_subset(text)
 
   @parameterized.named_parameters(
-    ("method", dict(method="cutmix"), "method must be one of"),
+    ("method", dict(method="no_such_method"), r"unknown method 'no_such_method'; choose one of: cutmix, erm, mixup"),
+    ("cutmix_alpha", dict(cutmix_alpha=-1.0), "cutmix_alpha must be finite and > 0"),
+    ("prob", dict(prob=1.01), r"prob must be a probability in \[0, 1\]"),
+    ("switch_prob", dict(switch_prob=float("nan")), r"switch_prob must be a probability"),
+    ("label_smoothing", dict(label_smoothing=1.0), r"label_smoothing must be in \[0, 1\)"),
+    ("mix_start", dict(method="mixup", mix_start=-2), "mix_start must be an integer >= 0"),
+    ("mix_off", dict(method="mixup", mix_off=1), "mix_off=1 needs mix_on"),
+    ("off_last", dict(method="mixup", epochs=2, off_last=3), "off_last=3 is more than the 2 epochs"),
+    ("schedule_erm", dict(method="erm", off_last=1), "need a mixing method"),
     ("alpha", dict(alpha=0.0), "alpha must be finite and > 0"),
     ("alpha_nan", dict(alpha=float("nan")), "alpha must be finite and > 0"),
     ("epochs", dict(epochs=0), "epochs must be a positive integer"),
@@ -43,3 +51,29 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(TrainConfig.from_dict(config.to_dict()), config)
     self.assertEqual(config.run_name, "mnist-689-mixup-a0.4-seed3")
     self.assertEqual(TrainConfig().run_name, "mnist-all-erm-seed0")
+    self.assertEqual(TrainConfig(method="pair_sampling").run_name, "mnist-all-pair_sampling-seed0")
+
+  def test_options_change_the_run_name(self):
+    # Runs that differ in any option never share a file.
+    configs = [
+      TrainConfig(method="mixup_cutmix"),
+      TrainConfig(method="mixup_cutmix", cutmix_alpha=0.5),
+      TrainConfig(method="mixup_cutmix", switch_prob=0.2),
+      TrainConfig(method="mixup_cutmix", prob=0.8),
+      TrainConfig(method="mixup_cutmix", label_smoothing=0.1),
+      TrainConfig(method="mixup_cutmix", off_last=2),
+      TrainConfig(method="mixup_cutmix", mix_start=1, mix_on=2, mix_off=1),
+      TrainConfig(method="cutmix", alpha=0.5),
+    ]
+    names = [c.run_name for c in configs]
+    self.assertLen(set(names), len(names), msg=names)
+
+  def test_old_saved_config_matches_defaults(self):
+    # A config saved before the method options existed reads back as the same run.
+    old = {"dataset": "mnist", "classes": [6, 8, 9], "method": "mixup", "alpha": 1.0, "seed": 0, "epochs": 5}
+    self.assertEqual(TrainConfig.from_dict(old), TrainConfig(classes=(6, 8, 9), method="mixup", epochs=5))
+
+  def test_schedule(self):
+    self.assertIsNone(TrainConfig(method="mixup").schedule())
+    schedule = TrainConfig(method="pair_sampling", epochs=12, mix_start=2, mix_on=3, mix_off=1, off_last=2).schedule()
+    self.assertEqual(schedule.epochs_on(12), [2, 3, 4, 6, 7, 8])

@@ -23,6 +23,12 @@ class ModelTest(tf.test.TestCase, parameterized.TestCase):
     self.assertTrue(all(layer.activation is keras.activations.relu for layer in convs))
     self.assertIsInstance(model.layers[-1], keras.layers.Dense)
 
+  def test_parameter_count_matches_the_docstring(self):
+    # 3x3 convolutions: 9·1·32+32, 9·32·64+64, 9·64·64+64; Dense 3·3·64·10+10.
+    want = (9 * 32 + 32) + (9 * 32 * 64 + 64) + (9 * 64 * 64 + 64) + (3 * 3 * 64 * 10 + 10)
+    self.assertEqual(build_model((28, 28, 1), 10).count_params(), want)
+    self.assertEqual(want, 61_514)
+
   def test_needs_three_widths(self):
     with self.assertRaisesRegex(ValueError, "three widths"):
       build_model((28, 28, 1), 3, filters=(8, 8))

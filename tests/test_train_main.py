@@ -46,6 +46,16 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     ("zero_batch", ["--batch_size=0"], "--batch_size=0: 0 is not a positive integer"),
     ("bad_jit", ["--jit_compile=maybe"], "--jit_compile=maybe: value should be one of <auto|true|false>"),
     ("stray_argument", ["extra"], "unexpected arguments"),
+    ("unknown_method", ["--method=no_such_method"], r"unknown method 'no_such_method'; choose one of: .*cutmix.*erm"),
+    ("method_and_mixup", ["--method=cutmix", "--mixup"], "exclude each other"),
+    ("prob_above_one", ["--prob=1.5"], "prob.*probability in"),
+    ("switch_prob_negative", ["--switch_prob=-0.1"], "switch_prob.*probability in"),
+    ("label_smoothing_one", ["--label_smoothing=1"], r"label_smoothing.*must be in \[0, 1\)"),
+    ("cutmix_alpha_zero", ["--cutmix_alpha=0"], "cutmix_alpha.*finite and > 0"),
+    ("off_last_too_long", ["--mixup", "--epochs=3", "--off_last=4"], "off_last=4 is more than the 3 epochs"),
+    ("mix_off_alone", ["--mixup", "--mix_off=2"], "mix_off=2 needs mix_on"),
+    ("schedule_without_mixing", ["--off_last=1"], "need a mixing method, not 'erm'"),
+    ("negative_mix_start", ["--mix_start=-1"], "--mix_start=-1"),
   )
   def test_bad_flags(self, args, message):
     self.assertOneLineError(run_main(*args), message)
@@ -112,3 +122,20 @@ class MainRunTest(tf.test.TestCase):
     self.assertRegex(proc.stdout, r"\| Mixup \| \d+\.\d ± \d+\.\d% \(\d+\.\d ± \d+\.\d%\) \|")
     self.assertLen(os.listdir(os.path.join(out, "runs")), 2)
     shutil.rmtree(out)
+
+  def test_every_method_trains(self):
+    # `--method=cutmix` and the study's short forms train end to end; the
+    # table's row is the method's label.
+    for args, label in (
+      (["--method=cutmix"], "CutMix"),
+      (["--pair_sampling"], "pair sampling"),
+      (["--method=mixup_cutmix", "--label_smoothing=0.1", "--off_last=1", "--epochs=2"], "Mixup or CutMix"),
+    ):
+      out = self.create_tempdir().full_path
+      proc = run_main(
+        "--subset=147", *args, f"--data_dir={MNIST_DIR}", f"--output_dir={out}", "--runs=1", "--train_size=1000"
+      )
+      self.assertEqual(proc.returncode, 0, msg=proc.stderr[-3000:])
+      self.assertIn("| | {1,4,7} |", proc.stdout)
+      self.assertRegex(proc.stdout, rf"\| {label} \| \d+\.\d% \(\d+\.\d%\) \|")
+      shutil.rmtree(out)

@@ -11,7 +11,7 @@ from absl.testing import parameterized
 from helpers import MNIST_DIR
 
 import tfmixup
-from tfmixup import training
+from tfmixup import summaries, training
 from tfmixup.config import TrainConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -26,7 +26,13 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     assert os.path.isdir(MNIST_DIR), f"real MNIST expected at {MNIST_DIR}"
     cls.data = training.load_data(TrainConfig(**SMALL))
 
-  @parameterized.named_parameters(("erm", "erm"), ("mixup", "mixup"), ("pair_sampling", "pair_sampling"))
+  @parameterized.named_parameters(
+    ("erm", "erm"),
+    ("mixup", "mixup"),
+    ("cutmix", "cutmix"),
+    ("mixup_cutmix", "mixup_cutmix"),
+    ("pair", "pair_sampling"),
+  )
   def test_learns(self, method):
     config = TrainConfig(method=method, **SMALL)
     output_dir = self.create_tempdir().full_path
@@ -45,6 +51,23 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
     self.assertEqual(saved["versions"]["git_commit"].removesuffix("-dirty"), head.stdout.strip())
     self.assertNotEmpty(os.listdir(os.path.join(output_dir, "tensorboard", config.run_name)))
+    self.assertTrainingExamplesWritten(os.path.join(output_dir, "tensorboard", config.run_name, "examples"), config)
+
+  def assertTrainingExamplesWritten(self, log_dir, config):
+    """The TensorBoard image is the first training batch, as the model sees it, with its label weights."""
+    tags = {}
+    for name in os.listdir(log_dir):
+      for event in tf.compat.v1.train.summary_iterator(os.path.join(log_dir, name)):
+        for value in event.summary.value:
+          tags[value.tag] = tf.make_ndarray(value.tensor)
+    self.assertCountEqual(tags, ["training_examples", "training_label_weights"])
+    picture = tf.io.decode_png(tags["training_examples"][2]).numpy()
+    images, labels = next(iter(training.training_stage(config, self.data.train)))
+    want = summaries.example_grid(images.numpy()[: summaries.GRID_EXAMPLES])[0]
+    self.assertEqual(picture.shape, want.shape)
+    self.assertAllClose(picture / 255.0, want, atol=1 / 255)
+    table = tags["training_label_weights"].item().decode()
+    self.assertEqual(table, summaries.label_weights_table(labels.numpy()[:16], self.data.train.class_names))
 
   def test_saved_runs_are_reused_and_subsets_work(self):
     output_dir = self.create_tempdir().full_path
@@ -84,6 +107,11 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(versions["tfmixup"], tfmixup.__version__)
     with mock.patch.object(training.subprocess, "run", side_effect=OSError("no git")):
       self.assertIsNone(training.git_commit())
+    with mock.patch.object(training, "git_commit", side_effect=RuntimeError("odd git")):
+      with mock.patch.object(training.platform, "python_version", side_effect=RuntimeError("odd")):
+        versions = training.library_versions()
+    self.assertIsNone(versions["git_commit"])
+    self.assertEqual(versions["python"], "unknown")
 
   def test_jit_auto_follows_the_device(self):
     self.assertEqual(training.resolve_jit_compile("auto"), bool(tf.config.list_physical_devices("GPU")))

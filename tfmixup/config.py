@@ -121,8 +121,6 @@ class TrainConfig:
         raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
     if self.mix_off and not self.mix_on:
       raise ConfigError(f"mix_off={self.mix_off} needs mix_on: the epochs on per cycle")
-    if self.schedule() is not None and not method.mixes:
-      raise ConfigError(f"mix_start, mix_on, mix_off and off_last need a mixing method, not {self.method!r}")
     for name in ("epochs", "batch_size"):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -142,6 +140,8 @@ class TrainConfig:
       object.__setattr__(self, "classes", classes)
     if self.off_last > self.epochs:
       raise ConfigError(f"off_last={self.off_last} is more than the {self.epochs} epochs")
+    if self.schedule() is not None and not method.mixes:
+      raise ConfigError(f"mix_start, mix_on, mix_off and off_last need a mixing method, not {self.method!r}")
 
   def schedule(self) -> "Schedule | None":
     """The epochs that mix, as a `tfmixup.datasets.Schedule` (None: all of them)."""

@@ -92,7 +92,7 @@ def sample_boxes(lam: tf.Tensor, height: int, width: int, seed: tf.Tensor) -> tf
   As the CutMix authors' code (Yun et al., ICCV 2019) and timm: sides
   `int(H·√(1-λ))` and `int(W·√(1-λ))`, a centre uniform over the pixels,
   the box `centre ± side // 2` clipped to the image. Clipping shrinks the
-  box; `mixing.kept_fraction` gives the λ that matches its real area.
+  box; `mixing.box_fractions` gives the λ that matches its real area.
 
   Args:
     lam: float32 `[...]` in [0, 1]; λ = 1 gives an empty box.

@@ -118,7 +118,7 @@ class CutMix:
 
   λ ~ Beta(α, α) sets the box's size (`draws.sample_boxes`); the label
   weight is then the fraction of pixels each image really gives after the
-  box is clipped to the image (`mixing.kept_fraction`).
+  box is clipped to the image (`mixing.box_fractions`).
 
   Attributes:
     alpha: Beta concentration α > 0.

@@ -77,15 +77,16 @@ def box_masks(boxes: tf.Tensor, height: int, width: int) -> tf.Tensor:
   return (in_rows[:, :, tf.newaxis] & in_cols[:, tf.newaxis, :])[..., tf.newaxis]
 
 
-def kept_fraction(boxes: tf.Tensor, height: int, width: int) -> tf.Tensor:
-  """The fraction of pixels outside each box: (H·W - area) / (H·W), float32 `[B]`.
+def box_fractions(boxes: tf.Tensor, height: int, width: int) -> tuple[tf.Tensor, tf.Tensor]:
+  """The fractions of pixels outside and inside each box, float32 `[B]` each.
 
-  Computed from integers and divided once, so it equals the count of pixels
-  outside the box divided by H·W, exactly as float32 rounds that quotient.
+  Each is a pixel count divided once by H·W, so each equals the exact
+  fraction as float32 rounds it (1 - inside would not: it rounds twice).
   """
   boxes = tf.convert_to_tensor(boxes, dtype=tf.int32)
   area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-  return tf.cast(height * width - area, tf.float32) / float(height * width)
+  pixels = float(height * width)
+  return tf.cast(height * width - area, tf.float32) / pixels, tf.cast(area, tf.float32) / pixels
 
 
 def cut_batches(
@@ -99,8 +100,8 @@ def cut_batches(
 
   Inside its box a sample takes the partner's pixels; its label weight is
   the fraction of pixels it keeps, λ = 1 - area / (H·W), computed from the
-  box as given (already clipped to the image), so the label weights equal
-  the pixel fractions exactly.
+  box as given (already clipped to the image): each label weight is a pixel count
+  divided by H·W, so the weights equal the pixel fractions exactly.
 
   Args:
     images_a: float32 `[B, H, W, C]`.
@@ -117,8 +118,9 @@ def cut_batches(
   height, width = images_a.shape[1], images_a.shape[2]
   mask = box_masks(boxes, height, width)
   images = tf.where(mask, tf.convert_to_tensor(images_b, dtype=tf.float32), images_a)
-  kept = kept_fraction(boxes, height, width)[:, tf.newaxis]
-  labels = kept * tf.convert_to_tensor(labels_a, tf.float32) + (1.0 - kept) * tf.convert_to_tensor(labels_b, tf.float32)
+  kept, taken = box_fractions(boxes, height, width)
+  labels_a = tf.convert_to_tensor(labels_a, tf.float32)
+  labels = kept[:, tf.newaxis] * labels_a + taken[:, tf.newaxis] * tf.convert_to_tensor(labels_b, tf.float32)
   return images, labels
 
 
@@ -133,7 +135,7 @@ def mix_or_cut_batches(  # noqa: PLR0917 - two batches, λ and boxes, as mix_bat
   """Mixup for some samples and CutMix for others, in one pass.
 
   Per sample: x = box ? x_b : λ·x_a + (1-λ)·x_b, and the weight of y_a is
-  λ · (1 - area / (H·W)). A Mixup sample has an empty box; a CutMix sample
+  λ · (1 - area / (H·W)) and that of y_b the rest. A Mixup sample has an empty box; a CutMix sample
   has λ = 1; a sample left alone has both (then x = x_a, y = y_a).
 
   Args:
@@ -151,10 +153,12 @@ def mix_or_cut_batches(  # noqa: PLR0917 - two batches, λ and boxes, as mix_bat
   lam_images = tf.reshape(lam, [-1, 1, 1, 1])
   mixed = lam_images * images_a + (1.0 - lam_images) * images_b
   images = tf.where(box_masks(boxes, height, width), images_b, mixed)
-  weight = (lam * kept_fraction(boxes, height, width))[:, tf.newaxis]
-  labels = weight * tf.convert_to_tensor(labels_a, tf.float32) + (1.0 - weight) * tf.convert_to_tensor(
-    labels_b, tf.float32
-  )
+  kept, taken = box_fractions(boxes, height, width)
+  # y_a's weight λ·kept and y_b's (1-λ) + λ·taken sum to 1; for a CutMix sample
+  # (λ = 1) they are the pixel fractions, for a Mixup sample (no box) λ and 1-λ.
+  weight_a, weight_b = lam * kept, (1.0 - lam) + lam * taken
+  labels = weight_a[:, tf.newaxis] * tf.convert_to_tensor(labels_a, tf.float32)
+  labels += weight_b[:, tf.newaxis] * tf.convert_to_tensor(labels_b, tf.float32)
   return images, labels
 
 

@@ -30,10 +30,9 @@ the stage's `initial_epoch` plus the number of earlier iterations of the
 returned dataset (Keras starts one per epoch), so the same seed gives the
 same stream of batches in every run and process, every epoch has new pairs
 and draws, and a run resumed at epoch k with `initial_epoch=k` continues the
-stream. Not covered: `Dataset.shuffle` also mixes TensorFlow's global seed
-into its order, so for a `tf.data.Dataset` input call `tf.random.set_seed` /
-`keras.utils.set_random_seed` the same way (or not at all) in runs that must
-match (the in-memory path does not depend on it).
+stream. Nothing depends on TensorFlow's global seed (`tf.random.set_seed`):
+the in-memory path uses stateless ops only, and the `shuffle` seeds of a
+`tf.data.Dataset` input are used without the global seed mixed in.
 """
 
 import dataclasses
@@ -281,7 +280,11 @@ def _from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: _Optio
 
   def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
     # Each epoch shuffles both streams afresh from seeds of its own; the same
-    # seed twice would pair each example with itself.
+    # seed twice would pair each example with itself. This function's graph
+    # gets no graph-level seed: `shuffle` would otherwise mix TensorFlow's
+    # global seed into its order and, for a global seed of 0
+    # (`tf.random.set_seed(0)`), fail to trace with a tensor seed.
+    tf.compat.v1.get_default_graph().seed = None
     epoch_seed = seeds.epoch_seed(root, epoch)
     active = _epoch_active(options, epoch)
 
