@@ -150,11 +150,11 @@ class ProbabilityTest(tf.test.TestCase, parameterized.TestCase):
 
 
 STAGES = {
-  "batches": lambda data, **o: datasets.batches(data, **o),
+  "batches": datasets.batches,
   "mixup": lambda data, **o: datasets.mixup(data, alpha=0.4, **o),
-  "cutmix": lambda data, **o: datasets.cutmix(data, **o),
-  "mixup_cutmix": lambda data, **o: datasets.mixup_cutmix(data, **o),
-  "pair_sampling": lambda data, **o: datasets.pair_sampling(data, **o),
+  "cutmix": datasets.cutmix,
+  "mixup_cutmix": datasets.mixup_cutmix,
+  "pair_sampling": datasets.pair_sampling,
   "paired": lambda data, **o: datasets.paired(data, lambda xa, ya, xb, yb, s: (xb, 0.5 * (ya + yb)), **o),
 }
 

@@ -1,6 +1,6 @@
 """Breaks the stages on purpose and checks that the tests notice.
 
-  python tools/mutants.py                 # every mutant, the pairing tests
+  python tools/mutants.py                 # every mutant, the default tests
   python tools/mutants.py arrays_self_pair --tests tests/test_stages.py
 
 Each mutant is one textual change to a copy of `tfmixup/`; the tests run
@@ -22,6 +22,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STAGES = "tfmixup/datasets/stages.py"
 SEEDS = "tfmixup/datasets/seeds.py"
 DRAWS = "tfmixup/datasets/draws.py"
+MIXERS = "tfmixup/datasets/mixers.py"
+MIXING = "tfmixup/datasets/mixing.py"
 
 # name: (what it breaks, [(file, old, new), ...])
 MUTANTS = {
@@ -40,12 +42,12 @@ MUTANTS = {
     [(STAGES, "stream(seeds.Stream.SHUFFLE_B)", "stream(seeds.Stream.SHUFFLE_A)")],
   ),
   "arrays_one_lambda_per_epoch": (
-    "in-memory path: every batch of an epoch reuses one set of λ",
+    "every batch of an epoch reuses one set of λ (Mixup's and CutMix's draws)",
     [
       (
-        STAGES,
-        "lambda_seeds = seeds.batch_seeds(epoch_seed, num_batches)",
-        "lambda_seeds = tf.repeat(seeds.batch_seeds(epoch_seed, 1), num_batches, axis=0)",
+        MIXERS,
+        "lam = draws.sample_beta(shape, self.alpha, lam_seed)",
+        "lam = tf.repeat(draws.sample_beta([1, batch_size], self.alpha, lam_seed), shape[0], axis=0)",
       )
     ],
   ),
@@ -122,6 +124,66 @@ MUTANTS = {
       ),
     ],
   ),
+  "box_not_clipped": (
+    "CutMix boxes not clipped to the image: label weights from an area larger than the pixels taken",
+    [(DRAWS, "tf.clip_by_value(cy + half_h, 0, height)", "cy + half_h")],
+  ),
+  "box_pixels_swapped": (
+    "CutMix pastes the first image into the partner (mask inverted)",
+    [
+      (
+        MIXING,
+        "images = tf.where(mask, tf.convert_to_tensor(images_b",
+        "images = tf.where(~mask, tf.convert_to_tensor(images_b",
+      )
+    ],
+  ),
+  "weights_rounded_twice": (
+    "CutMix's partner weight as 1 - kept (not the pixel fraction exactly)",
+    [
+      (
+        MIXING,
+        "return tf.cast(height * width - area, tf.float32) / pixels, tf.cast(area, tf.float32) / pixels",
+        "return 1.0 - tf.cast(area, tf.float32) / pixels, 1.0 - (1.0 - tf.cast(area, tf.float32) / pixels)",
+      )
+    ],
+  ),
+  "switch_shares_apply_seed": (
+    "Mixup-or-CutMix: the switch flip reuses the apply flip's seed (correlated coins)",
+    [
+      (
+        MIXERS,
+        "cut = draws.bernoulli(shape, self.switch_prob, switch_seed)",
+        "cut = draws.bernoulli(shape, self.switch_prob, apply_seed)",
+      )
+    ],
+  ),
+  "prob_ignored": (
+    "the apply probability is ignored: every sample is mixed",
+    [(MIXERS, "    if self.prob < 1.0:\n", "    if False:\n")],
+  ),
+  "schedule_ignored": (
+    "schedules ignored: every epoch mixes",
+    [
+      (
+        STAGES,
+        "return None if options.schedule is None else options.schedule.active_tensor(epoch)",
+        "return None",
+      )
+    ],
+  ),
+  "smoothing_skipped": (
+    "label smoothing not applied",
+    [(STAGES, "return images, mixing.smooth_labels(labels, options.label_smoothing)", "return images, labels")],
+  ),
+  "initial_epoch_ignored": (
+    "a resumed stage starts at epoch 0 again",
+    [(SEEDS, "tf.Variable(initial_epoch, dtype=tf.int64", "tf.Variable(0, dtype=tf.int64")],
+  ),
+  "global_seed_mixed_in": (
+    "tf.data.Dataset path: Dataset.shuffle mixes in TensorFlow's global seed (0.2.0)",
+    [(STAGES, "    tf.compat.v1.get_default_graph().seed = None\n", "")],
+  ),
   "lambda_uniform": (
     "λ drawn Uniform(0, 1) whatever α (the Model Garden bug)",
     [
@@ -134,7 +196,14 @@ MUTANTS = {
   ),
 }
 
-DEFAULT_TESTS = ["tests/test_pairing.py", "tests/test_seeds.py", "tests/test_stages.py", "tests/test_draws.py"]
+DEFAULT_TESTS = [
+  "tests/test_pairing.py",
+  "tests/test_seeds.py",
+  "tests/test_stages.py",
+  "tests/test_draws.py",
+  "tests/test_mixers.py",
+  "tests/test_schedules.py",
+]
 
 
 def apply(copy_root: str, edits) -> None:
