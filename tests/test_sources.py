@@ -2,7 +2,10 @@
 
 import gzip
 import hashlib
+import json
 import os
+import re
+import shutil
 from unittest import mock
 
 import numpy as np
@@ -11,6 +14,10 @@ from helpers import MNIST_DIR, write_idx_dir
 
 from tfmixup import datasets
 from tfmixup.datasets import DataError, DataUnavailableError, IdxFormatError, read_idx, write_idx
+
+# MNIST as TFDS 4.9.10 prepares it (mnist 3.0.1), beside the IDX files (see
+# ../shared/tfds/README.md). Tests that need it fail, not skip, when it is missing.
+TFDS_DIR = os.path.join(os.path.dirname(MNIST_DIR), "tfds")
 
 
 class IdxTest(tf.test.TestCase):
@@ -164,3 +171,168 @@ class RealMnistTest(tf.test.TestCase):
     sub = datasets.select_classes(train, (6, 8, 9))
     self.assertEqual(len(sub), 5918 + 5851 + 5949)
     self.assertAllEqual(np.bincount(sub.labels), [5918, 5851, 5949])
+
+
+def _multiset(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+  """The (image, label) pairs as sorted byte rows: equal exactly when the multisets are."""
+  rows = np.concatenate([images.reshape(len(images), -1), labels.astype(np.uint8)[:, np.newaxis]], axis=1)
+  return np.sort(np.ascontiguousarray(rows).view(f"V{rows.shape[1]}").ravel())
+
+
+class TfdsMnistTest(tf.test.TestCase):
+  """Loads MNIST through TFDS from ../shared/tfds; fails (does not skip) when it is missing."""
+
+  def setUp(self):
+    super().setUp()
+    self.assertTrue(os.path.isdir(TFDS_DIR), f"TFDS-prepared MNIST expected at {TFDS_DIR}")
+
+  def test_same_examples_as_the_idx_files(self):
+    for split, count in (("train", 60000), ("test", 10000)):
+      data = datasets.load_arrays("mnist", split, data_dir=TFDS_DIR)
+      self.assertEqual(data.images.shape, (count, 28, 28, 1))
+      self.assertEqual(data.images.dtype, np.uint8)
+      self.assertEqual(data.labels.dtype, np.int64)
+      self.assertEqual(data.class_names, tuple("0123456789"))
+      self.assertEqual(data.source_classes, tuple(range(10)))
+      idx_data = datasets.load_arrays("mnist", split, data_dir=MNIST_DIR)
+      # Same multiset of (image, label) pairs, in another order.
+      self.assertTrue(np.array_equal(_multiset(data.images, data.labels), _multiset(idx_data.images, idx_data.labels)))
+
+  def test_load_gives_normalized_dataset(self):
+    ds = datasets.load("mnist", "test", data_dir=TFDS_DIR)
+    self.assertEqual(ds.element_spec[0], tf.TensorSpec((28, 28, 1), tf.float32))
+    self.assertEqual(ds.element_spec[1], tf.TensorSpec((), tf.int64))
+    images, labels = next(iter(ds.batch(10000)))
+    arrays = datasets.load_arrays("mnist", "test", data_dir=TFDS_DIR)
+    self.assertAllClose(images, arrays.images / np.float32(255), rtol=0, atol=1e-7)
+    self.assertAllEqual(labels, arrays.labels)
+
+  def test_class_subset_relabels(self):
+    sub = datasets.load_arrays("mnist", "test", data_dir=TFDS_DIR, classes=(6, 8, 9))
+    self.assertEqual(sub.class_names, ("6", "8", "9"))
+    self.assertEqual(sub.source_classes, (6, 8, 9))
+    self.assertAllEqual(np.bincount(sub.labels), [958, 974, 1009])  # MNIST test counts of 6, 8, 9
+    idx_data = datasets.load_arrays("mnist", "test", data_dir=MNIST_DIR)
+    keep = np.isin(idx_data.labels, [6, 8, 9])
+    relabelled = np.array([{6: 0, 8: 1, 9: 2}[c] for c in idx_data.labels[keep]])
+    self.assertTrue(np.array_equal(_multiset(sub.images, sub.labels), _multiset(idx_data.images[keep], relabelled)))
+
+
+class TfdsDamageTest(tf.test.TestCase):
+  """A damaged local TFDS file is one DataUnavailableError that names it, not a download failure."""
+
+  def setUp(self):
+    super().setUp()
+    self.assertTrue(os.path.isdir(TFDS_DIR), f"TFDS-prepared MNIST expected at {TFDS_DIR}")
+    # Fail at once, rather than after TFDS's minutes of retries, if TFDS tries the network.
+    import tensorflow_datasets as tfds  # noqa: PLC0415
+
+    no_network = AssertionError("the test made TFDS download")
+    self.enter_context(mock.patch.object(tfds.download.DownloadManager, "_download", side_effect=no_network))
+
+  def _copy(self) -> tuple[str, str]:
+    """A writable copy of ../shared/tfds; returns it and its mnist/3.0.1 directory."""
+    data_dir = self.create_tempdir().full_path
+    version_dir = os.path.join(data_dir, "mnist", "3.0.1")
+    os.makedirs(version_dir)
+    source = os.path.join(TFDS_DIR, "mnist", "3.0.1")
+    for name in os.listdir(source):
+      shutil.copyfile(os.path.join(source, name), os.path.join(version_dir, name))
+    return data_dir, version_dir
+
+  def _error(self, data_dir: str, **kwargs) -> str:
+    with self.assertRaises(DataUnavailableError) as caught:
+      datasets.load_arrays("mnist", "test", data_dir=data_dir, **kwargs)
+    message = str(caught.exception)
+    self.assertNotIn("\n", message)
+    self.assertNotIn("could not download", message)
+    return message
+
+  def test_damaged_shard_is_named(self):
+    def flip(data):
+      return data[: len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1 :]
+
+    for damage, edit, reason in (
+      ("flipped byte", flip, r"is corrupt or truncated \(corrupted record at \d+\)"),
+      ("truncated", lambda data: data[: len(data) // 2], r"is corrupt or truncated \(truncated record at \d+\)"),
+      ("emptied", lambda data: b"", "holds 0 records, dataset_info.json says 10000"),
+      ("deleted", None, "is missing"),
+    ):
+      with self.subTest(damage):
+        data_dir, version_dir = self._copy()
+        shard = os.path.join(version_dir, "mnist-test.tfrecord-00000-of-00001")
+        if edit is None:
+          os.remove(shard)
+        else:
+          with open(shard, "rb") as f:
+            data = f.read()
+          with open(shard, "wb") as f:
+            f.write(edit(data))
+        message = self._error(data_dir)
+        self.assertRegex(message, f"is damaged: {re.escape(shard)} {reason}\\. Delete that directory")
+
+  def test_incomplete_copy_is_named(self):
+    data_dir, version_dir = self._copy()
+    os.remove(os.path.join(version_dir, "dataset_info.json"))
+    for download in (False, True):
+      message = self._error(data_dir, download=download)
+      self.assertRegex(message, f"^{re.escape(version_dir)} is an incomplete TFDS copy of 'mnist' \\(no dataset_info")
+
+  def test_unparsable_dataset_info_is_named(self):
+    data_dir, version_dir = self._copy()
+    info = os.path.join(version_dir, "dataset_info.json")
+    with open(info) as f:
+      text = f.read()
+    with open(info, "w") as f:
+      f.write(text[: len(text) // 2])
+    message = self._error(data_dir)
+    self.assertRegex(message, f"^TFDS cannot parse {re.escape(info)} \\(Failed to load JSON: .*\\): delete ")
+
+  def test_manual_download_with_wrong_checksum_is_named(self):
+    data_dir = self.create_tempdir().full_path
+    manual = os.path.join(data_dir, "downloads", "manual")
+    os.makedirs(manual)
+    for name in os.listdir(MNIST_DIR):
+      if name.endswith(".gz"):
+        shutil.copyfile(os.path.join(MNIST_DIR, name), os.path.join(manual, name))
+    altered = os.path.join(manual, "t10k-labels-idx1-ubyte.gz")
+    with open(altered, "ab") as f:
+      f.write(b"\0")
+    message = self._error(data_dir, download=True)
+    self.assertRegex(
+      message,
+      f"^{re.escape(altered)} is not the file TFDS expects for 'mnist' \\(sha256 [0-9a-f]{{64}}, expected"
+      " f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6\\): replace it",
+    )
+
+  def test_truncated_cached_download_is_named(self):
+    from tensorflow_datasets.core.download import resource  # noqa: PLC0415
+
+    # The downloads/ cache as TFDS leaves it: each archive named by its URL and
+    # registered sha256, beside a .INFO file. TFDS does not hash these again.
+    data_dir = self.create_tempdir().full_path
+    downloads = os.path.join(data_dir, "downloads")
+    os.makedirs(downloads)
+    registered = {
+      "train-images-idx3-ubyte.gz": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+      "train-labels-idx1-ubyte.gz": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+      "t10k-images-idx3-ubyte.gz": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+      "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    }
+    for name, sha256 in registered.items():
+      url = f"https://storage.googleapis.com/cvdf-datasets/mnist/{name}"
+      path = os.path.join(downloads, resource.get_dl_fname(url, sha256))
+      with open(os.path.join(MNIST_DIR, name), "rb") as f:
+        data = f.read()
+      if name == "t10k-labels-idx1-ubyte.gz":
+        data, truncated = data[: len(data) // 2], path
+      with open(path, "wb") as f:
+        f.write(data)
+      with open(path + ".INFO", "w") as f:
+        json.dump({"urls": [url], "dataset_names": ["mnist"], "original_fname": name}, f)
+    message = self._error(data_dir, download=True)
+    self.assertRegex(
+      message,
+      f"^cannot prepare 'mnist': ExtractError: Error while extracting {re.escape(truncated)} to .*\\. The archive is"
+      " truncated or corrupt .*: delete it",
+    )

@@ -13,7 +13,9 @@ normalizing per batch is what lets the mixing stages gather batches cheaply.
 """
 
 import dataclasses
+import glob
 import os
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -119,13 +121,31 @@ def _from_idx(data_dir: str, split: str) -> ImageArrays:
 
 def _from_tfds(name: str, split: str, data_dir: str | None, download: bool) -> ImageArrays:
   # Imported here: tensorflow_datasets is slow to import and not needed for
-  # local IDX data.
+  # local IDX data. The two errors are not exported by TFDS.
   import tensorflow_datasets as tfds  # noqa: PLC0415
+  from google.protobuf import json_format  # noqa: PLC0415
+  from tensorflow_datasets.core.download.download_manager import NonMatchingChecksumError  # noqa: PLC0415
+  from tensorflow_datasets.core.download.extractor import ExtractError  # noqa: PLC0415
 
   try:
     builder = tfds.builder(name, data_dir=data_dir)
+  except json_format.ParseError as e:  # TFDS found a prepared copy and could not read its dataset_info.json.
+    unparsable = _unparsable_info_file(data_dir or tfds.core.constants.DATA_DIR, name)
+    if unparsable is None:
+      raise
+    path, reason = unparsable
+    raise DataUnavailableError(
+      f"TFDS cannot parse {path} ({reason}): delete {os.path.dirname(path)} and prepare {name!r} again,"
+      " or copy an intact one there"
+    ) from e
   except Exception as e:  # TFDS raises several types for unknown names.
     raise DataError(f"TFDS has no dataset named {name!r} ({type(e).__name__})") from e
+  if not builder.is_prepared() and os.path.isdir(builder.data_dir):
+    # TFDS would take the directory for a prepared copy and fail on reading it.
+    raise DataUnavailableError(
+      f"{builder.data_dir} is an incomplete TFDS copy of {name!r} (no dataset_info.json): delete it and"
+      " prepare it again, or copy an intact one there"
+    )
   if not builder.is_prepared() and not download:
     raise DataUnavailableError(
       f"data_dir {data_dir!r} holds neither the four IDX files of the {split!r} split"
@@ -134,6 +154,15 @@ def _from_tfds(name: str, split: str, data_dir: str | None, download: bool) -> I
     )
   try:
     builder.download_and_prepare()
+  except NonMatchingChecksumError as e:
+    # Raised for a file in downloads/manual/ (or a fresh download) whose sha256 is not the registered one.
+    raise DataUnavailableError(_checksum_message(name, e)) from e
+  except ExtractError as e:
+    # TFDS trusts a cached download named by its checksum without hashing it again.
+    raise DataUnavailableError(
+      f"cannot prepare {name!r}: {_first_line(e)}. The archive is truncated or corrupt (TFDS does not hash a"
+      " cached download again): delete it so that TFDS downloads it again, or replace it with an intact copy"
+    ) from e
   except Exception as e:  # Network errors come in many types; all mean the same here.
     where = f"data_dir={data_dir!r} holds no IDX files, and " if data_dir else ""
     raise DataUnavailableError(
@@ -142,7 +171,16 @@ def _from_tfds(name: str, split: str, data_dir: str | None, download: bool) -> I
       " with the four IDX files (train-images-idx3-ubyte[.gz], ...), or run once"
       " with internet access so TFDS can download and cache it."
     ) from e
-  images, labels = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, as_supervised=True))
+  try:
+    images, labels = tfds.as_numpy(builder.as_dataset(split=split, batch_size=-1, as_supervised=True))
+  except (tf.errors.DataLossError, tf.errors.NotFoundError, tf.errors.FailedPreconditionError) as e:
+    damage = _damaged_shards(builder, split)
+    if not damage:
+      raise
+    raise DataUnavailableError(
+      f"the TFDS copy of {name!r} in {builder.data_dir} is damaged: {'; '.join(damage)}. Delete that"
+      " directory and prepare it again, or copy an intact one there"
+    ) from e
   if images.ndim != 4 or images.dtype != np.uint8:
     raise DataError(
       f"{name!r} is not an image-classification dataset of uint8 [N, H, W, C]"
@@ -155,6 +193,61 @@ def _from_tfds(name: str, split: str, data_dir: str | None, download: bool) -> I
     class_names=tuple(label_feature.names),
     source_classes=tuple(range(label_feature.num_classes)),
   )
+
+
+def _first_line(error: BaseException) -> str:
+  lines = str(error).strip().splitlines()
+  return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
+def _unparsable_info_file(root: str, name: str) -> tuple[str, str] | None:
+  """The first dataset_info.json of `name` under `root` that TFDS cannot parse, and why."""
+  from google.protobuf import json_format  # noqa: PLC0415
+  from tensorflow_datasets.core import dataset_info  # noqa: PLC0415
+
+  pattern = os.path.join(root, name.split(":", maxsplit=1)[0], "**", "dataset_info.json")
+  for path in sorted(glob.glob(pattern, recursive=True)):
+    try:
+      dataset_info.read_from_json(path)
+    except json_format.ParseError as e:
+      return path, str(e).strip().splitlines()[0].rstrip(".")
+  return None
+
+
+def _checksum_message(name: str, error: Exception) -> str:
+  # TFDS's message: "Artifact URL, downloaded to PATH, has wrong checksum:" then
+  # the expected and the computed UrlInfo, one per line.
+  text = str(error)
+  path = re.search(r"downloaded to (.+?), has wrong checksum", text)
+  sums = re.findall(r"checksum='([0-9a-f]+)'", text)
+  if not path or len(sums) != 2:
+    return f"cannot prepare {name!r}: {_first_line(error)}; delete the file it names, or replace it with the original"
+  return (
+    f"{path.group(1)} is not the file TFDS expects for {name!r} (sha256 {sums[1]}, expected {sums[0]}):"
+    " replace it with the original file, or delete it so that TFDS downloads it (needs internet access)"
+  )
+
+
+def _damaged_shards(builder, split: str) -> list[str]:
+  """Reads each record file of `split` once; returns what is wrong with each damaged one."""
+  import tensorflow_datasets as tfds  # noqa: PLC0415
+
+  if builder.info.file_format not in (None, tfds.core.FileFormat.TFRECORD):
+    return []
+  damage = []
+  for shard in builder.info.splits[split].file_instructions:
+    if not os.path.isfile(shard.filename):
+      damage.append(f"{shard.filename} is missing")
+      continue
+    try:
+      count = int(tf.data.TFRecordDataset(shard.filename).reduce(np.int64(0), lambda n, _: n + 1))
+    except tf.errors.DataLossError as e:
+      where = re.search(r"(corrupted|truncated) record at \d+", e.message)
+      damage.append(f"{shard.filename} is corrupt or truncated ({where.group(0) if where else 'DataLossError'})")
+      continue
+    if count != shard.examples_in_shard:
+      damage.append(f"{shard.filename} holds {count} records, dataset_info.json says {shard.examples_in_shard}")
+  return damage
 
 
 def load_arrays(
@@ -187,7 +280,9 @@ def load_arrays(
     DataError: bad split or classes, or a dataset that is not image
       classification.
     IdxFormatError: IDX files present but truncated or corrupt.
-    DataUnavailableError: no local files and TFDS could not download.
+    DataUnavailableError: no local files and TFDS could not download; or a
+      local TFDS file (prepared copy, download or its checksum) that TFDS
+      cannot use, named in the message.
   """
   _check_split(split)
   data_dir = os.fspath(data_dir) if data_dir is not None else None
