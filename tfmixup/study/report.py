@@ -253,6 +253,16 @@ def write_all(spec: GridSpec, output_dir: str, command: str) -> None:
   """Writes table1.md, runs.csv, table1.png, intrusion.md and mixtures.png to output_dir."""
   cells = collect(spec, output_dir)
   base = spec.base
+  # The intrusion measurement reads the saved ERM models: check them all first,
+  # so that a missing one stops the report in one line, before anything is written.
+  erm = [c for c in spec.configs() if c.method == "erm" and c.classes is not None]
+  missing = [c.run_name for c in erm if not os.path.exists(training.model_path(output_dir, c))]
+  if missing:
+    raise FileNotFoundError(
+      f"{len(missing)} of {len(erm)} ERM models for the intrusion measurement are not in"
+      f" {os.path.join(output_dir, 'models')} (e.g. {missing[0]}.keras; models are not kept in git):"
+      " run without --report_only to train them"
+    )
   protocol = (
     f"Protocol: three-conv model (tfmixup.model), Adam lr {base.learning_rate:g}, batch {base.batch_size},"
     f" epochs {base.epochs}, Mixup α = {base.alpha:g}, seeds {', '.join(map(str, spec.seeds))}"
