@@ -1,0 +1,693 @@
+"""Where the time of tfmixup's Mixup stage goes, and cheaper prototypes of Mixup and CutMix.
+
+  python benchmarks/profile_mixup.py --data_dir=../shared/mnist --groups=ops,ablation,mixup,cutmix --repeats=9
+
+Standalone: nothing here changes tfmixup. The prototypes reuse its seed tree
+(`tfmixup.datasets.seeds`) and its λ draw (`draws.sample_beta`) and rebuild
+the plumbing of `stages._from_arrays` (epoch counter, two permutations per
+epoch cut into rows, one parallel map per batch, prefetch, default tf.data
+rewrites off) so that one change at a time can be timed. Full MNIST,
+batch 128. Groups:
+
+  ops       CPU µs per batch of each piece of the Mixup map, run in-graph and
+            sequentially (tf.data map without parallelism, consumed by a
+            `reduce` in a tf.function: no Python per batch)
+  ablation  the current stage with one piece removed at a time, as full
+            pipelines iterated from Python like bench_main.py
+  mixup     Mixup prototypes, each one change further
+  cutmix    CutMix prototypes vs keras.layers.CutMix; a Mixup/CutMix switch
+
+Every group is one interleaved run (timing.py): variants in rotating order
+within each repetition, ratios to the group's reference taken per
+repetition, then median (min-max). Results go to --output as JSON.
+"""
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import timing  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+from tfmixup import datasets  # noqa: E402
+from tfmixup.datasets import draws, mixing, seeds, stages  # noqa: E402
+
+_DATA_DIR = flags.DEFINE_string("data_dir", "../shared/mnist", "MNIST IDX directory.")
+_REPEATS = flags.DEFINE_integer("repeats", 9, "Repetitions (interleaved) per group.", lower_bound=1)
+_BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Batch size.")
+_GROUPS = flags.DEFINE_list(
+  "groups", ["check", "ops", "ablation", "mixup", "cutmix"], "Groups to run (check: prototypes' outputs, untimed)."
+)
+_ONLY = flags.DEFINE_list("only", None, "Run only these variants (plus each group's reference).")
+_OUTPUT = flags.DEFINE_string("output", "benchmarks/profile_results.json", "Results JSON ('' for none).")
+
+AUTOTUNE = tf.data.AUTOTUNE
+ALPHA = 1.0
+_LAMBDA, _BOX = 4, 7  # salts under the epoch seed (seeds.Stream.LAMBDA; a new one for CutMix boxes)
+
+
+class Data:
+  """The arrays as tensors, prepared once, as the stage holds them."""
+
+  def __init__(self, train: datasets.ImageArrays):
+    self.train = train
+    self.size = len(train)
+    self.num_classes = train.num_classes
+    self.height, self.width = train.images.shape[1:3]
+    self.images = stages.as_tensor(train.images)  # uint8 [N, H, W, C], adopted without a copy
+    self.ids = tf.constant(train.labels.astype(np.int64))
+    self.table = tf.one_hot(self.ids, self.num_classes)  # float32 [N, K]: 2.4 MB for MNIST
+    self.eye = tf.eye(self.num_classes)
+
+
+# ---------------------------------------------------------------- plumbing
+
+
+def stage(
+  data: Data,
+  per_epoch: Callable[[tf.Tensor], tuple[tuple, tuple]],
+  per_batch: Callable[..., tuple],
+  *,
+  batch_size: int,
+  seed: int = 0,
+  group: int = 1,
+  parallel: int = AUTOTUNE,
+  jit: bool = False,
+  default_rewrites: bool = False,
+  intra_op: int | None = None,
+) -> tf.data.Dataset:
+  """The plumbing of stages._from_arrays around any per-epoch draw and per-batch map.
+
+  per_epoch(epoch_seed) -> (per_position, per_batch_values): tensors with
+  one row per position of the epoch ([size, ...], cut into batches like the
+  permutations) and with one row per batch ([num_batches, ...]).
+  per_batch(*rows) -> (images, labels) is the parallel map. group > 1 maps
+  `group` batches per call (then unbatches): per-position values come
+  flattened to [group * B, ...], per-batch values as [group, ...].
+  intra_op sets tf.data's max_intra_op_parallelism.
+  """
+  size = data.size
+  full = size // batch_size
+  cut = full * batch_size
+  num_batches = -(-size // batch_size)
+  root = seeds.root(seed)
+  counter = seeds.EpochCounter()
+  num_positions = []  # how many of the rows are per position; known once epoch_batches is traced
+
+  def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+    positions, per_batch_values = per_epoch(seeds.epoch_seed(root, epoch))
+    num_positions[:] = [len(positions)]
+    fulls = tuple(tf.reshape(t[:cut], [full, batch_size, *t.shape[1:]]) for t in positions)
+    rests = tuple(t[cut:] for t in positions)
+    fulls += tuple(t[:full] for t in per_batch_values)
+    rests += tuple(t[full] for t in per_batch_values)
+    ds = tf.data.Dataset.from_tensor_slices(fulls)
+    if group > 1:
+      ds = ds.batch(group)
+      rests = tuple(t[tf.newaxis] for t in rests)
+    if num_batches > full:
+      ds = ds.concatenate(tf.data.Dataset.from_tensors(rests))
+    return ds
+
+  fn = tf.function(per_batch, jit_compile=True) if jit else per_batch
+  if group > 1:
+
+    def grouped(*rows):
+      k_b = tf.shape(rows[0])[:2]
+      flat = [tf.reshape(t, tf.concat([[-1], tf.shape(t)[2:]], 0)) for t in rows[: num_positions[0]]]
+      out = fn(*flat, *rows[num_positions[0] :])
+      return tuple(tf.reshape(o, tf.concat([k_b, tf.shape(o)[1:]], 0)) for o in out)
+
+    ds = counter.dataset().flat_map(epoch_batches).map(grouped, num_parallel_calls=parallel).unbatch()
+  else:
+    ds = counter.dataset().flat_map(epoch_batches).map(fn, num_parallel_calls=parallel)
+  ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(AUTOTUNE)
+  options = tf.data.Options()
+  options.experimental_optimization.apply_default_optimizations = default_rewrites
+  if intra_op is not None:
+    options.threading.max_intra_op_parallelism = intra_op
+  return ds.with_options(options)
+
+
+def permutations(epoch_seed: tf.Tensor, size: int) -> tuple[tf.Tensor, tf.Tensor]:
+  return (
+    draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_A)),
+    draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B)),
+  )
+
+
+def seeds_per_batch(data: Data, batch_size: int) -> Callable:
+  """As the stage today: two permutations per epoch, one λ seed per batch."""
+  num_batches = -(-data.size // batch_size)
+
+  def per_epoch(epoch_seed):
+    return permutations(epoch_seed, data.size), (seeds.batch_seeds(epoch_seed, num_batches),)
+
+  return per_epoch
+
+
+def lambda_per_epoch(data: Data) -> Callable:
+  """Two permutations and every λ of the epoch in one draw: λ per position, [size]."""
+
+  def per_epoch(epoch_seed):
+    lam = draws.sample_beta([data.size], ALPHA, seeds.derive(epoch_seed, _LAMBDA))
+    return (*permutations(epoch_seed, data.size), lam), ()
+
+  return per_epoch
+
+
+def mixed_labels_per_epoch(data: Data) -> Callable:
+  """Everything but the images per epoch: weights λ/255, (1-λ)/255 and the mixed label rows, [size, ...]."""
+
+  def per_epoch(epoch_seed):
+    order_a, order_b = permutations(epoch_seed, data.size)
+    lam = draws.sample_beta([data.size], ALPHA, seeds.derive(epoch_seed, _LAMBDA))
+    y = mixing.mix_batches(
+      tf.zeros([data.size, 1]),
+      tf.gather(data.table, order_a),
+      tf.zeros([data.size, 1]),
+      tf.gather(data.table, order_b),
+      lam,
+    )[1]
+    w_a = tf.reshape(lam / 255.0, [-1, 1, 1, 1])
+    return (order_a, order_b, w_a, 1.0 / 255.0 - w_a, y), ()
+
+  return per_epoch
+
+
+def cut_boxes(lam: tf.Tensor, seed: tf.Tensor, height: int, width: int) -> tuple[tf.Tensor, tf.Tensor]:
+  """CutMix boxes from λ: cut side ratio sqrt(1-λ), centre uniform, clipped to the image.
+
+  Returns int32 [n, 4] (top, bottom, left, right; half-open) and the weight
+  of the first image's label, float32 [n]: 1 - (exact pixel fraction pasted).
+  """
+  ratio = tf.sqrt(1.0 - lam)
+  cut_h = tf.cast(ratio * height, tf.int32)
+  cut_w = tf.cast(ratio * width, tf.int32)
+  centre = tf.random.stateless_uniform(tf.stack([tf.size(lam), 2]), seed, dtype=tf.float32)
+  cy = tf.cast(centre[:, 0] * height, tf.int32)
+  cx = tf.cast(centre[:, 1] * width, tf.int32)
+  top, bottom = tf.clip_by_value(cy - cut_h // 2, 0, height), tf.clip_by_value(cy + cut_h // 2, 0, height)
+  left, right = tf.clip_by_value(cx - cut_w // 2, 0, width), tf.clip_by_value(cx + cut_w // 2, 0, width)
+  area = tf.cast((bottom - top) * (right - left), tf.float32)
+  return tf.stack([top, bottom, left, right], axis=1), 1.0 - area / float(height * width)
+
+
+def boxes_per_epoch(data: Data, switch: float | None = None, batch_size: int = 128) -> Callable:
+  """Permutations and every CutMix box of the epoch drawn at once (per position).
+
+  With `switch`, also a Mixup λ per position and, per batch, whether it is
+  a CutMix batch (probability `switch`).
+  """
+  num_batches = -(-data.size // batch_size)
+
+  def per_epoch(epoch_seed):
+    lam = draws.sample_beta([data.size], ALPHA, seeds.derive(epoch_seed, _LAMBDA))
+    boxes, weight = cut_boxes(lam, seeds.derive(epoch_seed, _BOX), data.height, data.width)
+    positions = (*permutations(epoch_seed, data.size), boxes, weight)
+    if switch is None:
+      return positions, ()
+    positions += (draws.sample_beta([data.size], ALPHA, seeds.derive(epoch_seed, _LAMBDA + 100)),)
+    return positions, (tf.random.stateless_uniform([num_batches], seeds.derive(epoch_seed, _BOX + 100)) < switch,)
+
+  return per_epoch
+
+
+# ---------------------------------------------------------------- per-batch maps
+
+
+def fetch(data: Data, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+  """As the stage today: gather uint8, cast, /255; gather ids, one_hot."""
+  x = tf.cast(tf.gather(data.images, index), tf.float32) / 255.0
+  return x, tf.one_hot(tf.gather(data.ids, index), data.num_classes, dtype=tf.float32)
+
+
+def current(data):
+  def fn(a, b, lambda_seed):
+    (x_a, y_a), (x_b, y_b) = fetch(data, a), fetch(data, b)
+    lam = draws.sample_beta(tf.shape(x_a)[:1], ALPHA, lambda_seed)
+    return mixing.mix_batches(x_a, y_a, x_b, y_b, lam)
+
+  return fn
+
+
+def loader_map(data):
+  def fn(a, b, lambda_seed):
+    del b, lambda_seed
+    return fetch(data, a)
+
+  return fn
+
+
+def const_lambda(data):
+  def fn(a, b, lambda_seed):
+    del lambda_seed
+    (x_a, y_a), (x_b, y_b) = fetch(data, a), fetch(data, b)
+    return mixing.mix_batches(x_a, y_a, x_b, y_b, tf.fill(tf.shape(a), 0.3))
+
+  return fn
+
+
+def table_labels(data):
+  def fn(a, b, lambda_seed):
+    x_a = tf.cast(tf.gather(data.images, a), tf.float32) / 255.0
+    x_b = tf.cast(tf.gather(data.images, b), tf.float32) / 255.0
+    lam = draws.sample_beta(tf.shape(x_a)[:1], ALPHA, lambda_seed)
+    return mixing.mix_batches(x_a, tf.gather(data.table, a), x_b, tf.gather(data.table, b), lam)
+
+  return fn
+
+
+def no_partner(data):
+  def fn(a, b, lambda_seed):
+    del b
+    x_a, y_a = fetch(data, a)
+    lam = draws.sample_beta(tf.shape(x_a)[:1], ALPHA, lambda_seed)
+    return mixing.mix_batches(x_a, y_a, x_a, y_a, lam)
+
+  return fn
+
+
+def no_arithmetic(data):
+  def fn(a, b, lambda_seed):
+    (x_a, y_a), (x_b, y_b) = fetch(data, a), fetch(data, b)
+    return x_a, y_a, x_b, y_b, draws.sample_beta(tf.shape(x_a)[:1], ALPHA, lambda_seed)
+
+  return fn
+
+
+def sample_beta_only(data):
+  del data
+
+  def fn(a, b, lambda_seed):
+    del b
+    return draws.sample_beta(tf.shape(a), ALPHA, lambda_seed), a
+
+  return fn
+
+
+def gather_only(data):
+  def fn(a, b, lambda_seed):
+    del b, lambda_seed
+    return tf.gather(data.images, a), a
+
+  return fn
+
+
+def indices_only(data):
+  del data
+
+  def fn(a, b, lambda_seed):
+    del b, lambda_seed
+    return a, a
+
+  return fn
+
+
+def epoch_lambda_current_math(data):
+  def fn(a, b, lam):
+    (x_a, y_a), (x_b, y_b) = fetch(data, a), fetch(data, b)
+    return mixing.mix_batches(x_a, y_a, x_b, y_b, lam)
+
+  return fn
+
+
+def _labels(data, how, a, b):
+  if how == "table":
+    return tf.gather(data.table, a), tf.gather(data.table, b)
+  if how == "eye":
+    return tf.gather(data.eye, tf.gather(data.ids, a)), tf.gather(data.eye, tf.gather(data.ids, b))
+  return (
+    tf.one_hot(tf.gather(data.ids, a), data.num_classes, dtype=tf.float32),
+    tf.one_hot(tf.gather(data.ids, b), data.num_classes, dtype=tf.float32),
+  )
+
+
+def folded(data, labels="one_hot"):
+  """uint8 gathers, one cast each, /255 folded into the per-sample weights: x = x_a·(λ/255) + x_b·((1-λ)/255)."""
+
+  def fn(a, b, lam):
+    x_a = tf.cast(tf.gather(data.images, a), tf.float32)
+    x_b = tf.cast(tf.gather(data.images, b), tf.float32)
+    w_a = tf.reshape(lam, [-1, 1, 1, 1])
+    w_b = 1.0 - w_a
+    y_a, y_b = _labels(data, labels, a, b)
+    l_a = tf.reshape(lam, [-1, 1])
+    return x_a * (w_a / 255.0) + x_b * (w_b / 255.0), y_a * l_a + y_b * (1.0 - l_a)
+
+  return fn
+
+
+def images_only(data):
+  """With weights and labels from `mixed_labels_per_epoch`: gather, cast, x_a·w_a + x_b·w_b."""
+
+  def fn(a, b, w_a, w_b, y):
+    x_a = tf.cast(tf.gather(data.images, a), tf.float32)
+    x_b = tf.cast(tf.gather(data.images, b), tf.float32)
+    return x_a * w_a + x_b * w_b, y
+
+  return fn
+
+
+def folded_group_lambda(data, jit=False):
+  """`folded` with table labels over a group of batches, λ drawn in the call from the group's first batch seed.
+
+  jit compiles the mixing (not the λ draw: XLA has no stateless gamma kernel).
+  """
+  inner = tf.function(folded(data, "table"), jit_compile=True) if jit else folded(data, "table")
+
+  def fn(a, b, lambda_seeds):
+    return inner(a, b, draws.sample_beta(tf.shape(a), ALPHA, lambda_seeds[0]))
+
+  return fn
+
+
+def folded_per_batch_lambda(data):
+  """`folded` with table labels, but λ drawn per batch from a per-batch seed, as today."""
+  inner = folded(data, "table")
+
+  def fn(a, b, lambda_seed):
+    return inner(a, b, draws.sample_beta(tf.shape(a), ALPHA, lambda_seed))
+
+  return fn
+
+
+def concatenated(data):
+  """One gather of [a; b], one cast, weights [2, B]: x = sum over the pair of x·w."""
+
+  def fn(a, b, lam):
+    n = tf.shape(a)[0]
+    both = tf.concat([a, b], 0)
+    x = tf.cast(tf.gather(data.images, both), tf.float32)
+    x = tf.reshape(x, tf.concat([[2, n], tf.shape(x)[1:]], 0))
+    w = tf.reshape(tf.stack([lam, 1.0 - lam]), [2, -1, 1, 1, 1])
+    y = tf.reshape(tf.gather(data.table, both), [2, n, data.num_classes])
+    return tf.reduce_sum(x * (w / 255.0), 0), tf.reduce_sum(y * w[..., 0, 0], 0)
+
+  return fn
+
+
+def cutmix_epoch(data, select_uint8=True):
+  """CutMix from per-epoch boxes: mask from broadcast row/column comparisons; select, cast, scale."""
+  rows = tf.range(data.height)[tf.newaxis, :, tf.newaxis, tf.newaxis]
+  cols = tf.range(data.width)[tf.newaxis, tf.newaxis, :, tf.newaxis]
+
+  def fn(a, b, box, weight):
+    x_a, x_b = tf.gather(data.images, a), tf.gather(data.images, b)
+    top, bottom, left, right = (box[:, i, tf.newaxis, tf.newaxis, tf.newaxis] for i in range(4))
+    inside = ((rows >= top) & (rows < bottom)) & ((cols >= left) & (cols < right))  # [B, H, W, 1]
+    if select_uint8:
+      x = tf.cast(tf.where(inside, x_b, x_a), tf.float32) * (1.0 / 255.0)
+    else:
+      x = tf.where(inside, tf.cast(x_b, tf.float32) / 255.0, tf.cast(x_a, tf.float32) / 255.0)
+    y_a, y_b = tf.gather(data.table, a), tf.gather(data.table, b)
+    w = weight[:, tf.newaxis]
+    return x, y_a * w + y_b * (1.0 - w)
+
+  return fn
+
+
+def cutmix_per_batch(data):
+  """The same CutMix, but λ and centres drawn per batch from a per-batch seed."""
+  inner = cutmix_epoch(data)
+
+  def fn(a, b, lambda_seed):
+    children = seeds.split(lambda_seed, 2)
+    lam = draws.sample_beta(tf.shape(a), ALPHA, children[0])
+    box, weight = cut_boxes(lam, children[1], data.height, data.width)
+    return inner(a, b, box, weight)
+
+  return fn
+
+
+def mixup_or_cutmix(data):
+  """A per-batch switch (drawn per epoch) between `folded` Mixup and `cutmix_epoch`."""
+  mix, cut = folded(data, "table"), cutmix_epoch(data)
+
+  def fn(*rows):
+    a, b, box, weight, lam, use_cutmix = rows
+    return tf.cond(use_cutmix, lambda: cut(a, b, box, weight), lambda: mix(a, b, lam))
+
+  return fn
+
+
+# ---------------------------------------------------------------- keras layers over the loader
+
+
+def keras_layer_over_loader(train, layer):
+  def mix(images, labels):
+    out = layer({"images": images, "labels": labels})
+    return out["images"], out["labels"]
+
+  ds = datasets.batches(train, batch_size=_BATCH_SIZE.value, seed=0)
+  return ds.map(mix, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+# ---------------------------------------------------------------- groups
+
+
+def group_ops(data):
+  """Pieces of the Mixup map, sequential and in-graph (no Python consumer)."""
+  bs = _BATCH_SIZE.value
+  per_batch_seeds, per_epoch_lambda = seeds_per_batch(data, bs), lambda_per_epoch(data)
+  variants = {
+    "indices only (plumbing)": (per_batch_seeds, indices_only(data)),
+    "gather uint8 x_a": (per_batch_seeds, gather_only(data)),
+    "loader map: fetch x_a (gather, cast, /255, one_hot)": (per_batch_seeds, loader_map(data)),
+    "sample_beta [B] only": (per_batch_seeds, sample_beta_only(data)),
+    "fetch x_a, x_b + sample_beta, no arithmetic": (per_batch_seeds, no_arithmetic(data)),
+    "current Mixup map": (per_batch_seeds, current(data)),
+    "current map, λ constant": (per_batch_seeds, const_lambda(data)),
+    "current map, λ per epoch": (per_epoch_lambda, epoch_lambda_current_math(data)),
+    "folded + table, λ per epoch": (per_epoch_lambda, folded(data, "table")),
+    "CutMix, boxes per epoch": (boxes_per_epoch(data), cutmix_epoch(data)),
+  }
+  built = {name: stage(data, e, f, batch_size=bs, parallel=None) for name, (e, f) in variants.items()}
+
+  @tf.function
+  def consume(ds):
+    return ds.reduce(tf.constant([0, 0], tf.int64), lambda s, x: s + [tf.shape(x[0], tf.int64)[0], 1])
+
+  def run(ds):
+    n, batches = consume(ds).numpy()
+    return int(n), int(batches)
+
+  return built, "indices only (plumbing)", run
+
+
+def group_ablation(data):
+  bs = _BATCH_SIZE.value
+  per_batch_seeds = seeds_per_batch(data, bs)
+  variants = {
+    "loader (tfmixup batches)": None,
+    "mixup (tfmixup, as is)": None,
+    "replica of current": current(data),
+    "- λ draw (constant λ)": const_lambda(data),
+    "- one_hot (rows from a one-hot table)": table_labels(data),
+    "- partner fetch (x_b = x_a)": no_partner(data),
+    "- mixing arithmetic (outputs unmixed)": no_arithmetic(data),
+  }
+  built = {name: stage(data, per_batch_seeds, f, batch_size=bs) for name, f in variants.items() if f is not None}
+  built = {
+    "loader (tfmixup batches)": datasets.batches(data.train, batch_size=bs, seed=0),
+    "mixup (tfmixup, as is)": datasets.mixup(data.train, batch_size=bs, seed=0),
+    **built,
+  }
+  return built, "loader (tfmixup batches)", timing.iterate
+
+
+def mixup_variants(data):
+  bs = _BATCH_SIZE.value
+  ep = lambda_per_epoch(data)
+  variants = {
+    "loader (tfmixup batches)": lambda: datasets.batches(data.train, batch_size=bs, seed=0),
+    "mixup (tfmixup, as is)": lambda: datasets.mixup(data.train, batch_size=bs, seed=0),
+    "keras.layers.MixUp over loader": lambda: keras_layer_over_loader(data.train, keras.layers.MixUp(1.0, seed=0)),
+    "P1 λ per epoch": lambda: stage(data, ep, epoch_lambda_current_math(data), batch_size=bs),
+    "P2 fold /255 into λ (uint8 gathers)": lambda: stage(data, ep, folded(data), batch_size=bs),
+    "P3 P2 + labels from one-hot table": lambda: stage(data, ep, folded(data, "table"), batch_size=bs),
+    "P3e P2 + labels gather(eye, id)": lambda: stage(data, ep, folded(data, "eye"), batch_size=bs),
+    "P3b P3 with λ per batch (seeds)": lambda: stage(
+      data, seeds_per_batch(data, bs), folded_per_batch_lambda(data), batch_size=bs
+    ),
+    "P4 one gather of [a; b], reduce_sum": lambda: stage(data, ep, concatenated(data), batch_size=bs),
+    "P5 P3, 4 batches per map call": lambda: stage(data, ep, folded(data, "table"), batch_size=bs, group=4),
+    "P6 P3, map jit_compile (XLA)": lambda: stage(data, ep, folded(data, "table"), batch_size=bs, jit=True),
+    "P7 P3, default tf.data rewrites on": lambda: stage(
+      data, ep, folded(data, "table"), batch_size=bs, default_rewrites=True
+    ),
+    "P8 P3, max_intra_op_parallelism=1": lambda: stage(data, ep, folded(data, "table"), batch_size=bs, intra_op=1),
+    "P9 weights and mixed labels per epoch": lambda: stage(
+      data, mixed_labels_per_epoch(data), images_only(data), batch_size=bs
+    ),
+    "P10 P9, map jit_compile (XLA)": lambda: stage(
+      data, mixed_labels_per_epoch(data), images_only(data), batch_size=bs, jit=True
+    ),
+    "P11 P3b, 8 batches per call, λ per call": lambda: stage(
+      data, seeds_per_batch(data, bs), folded_group_lambda(data), batch_size=bs, group=8
+    ),
+    "P12 P11, mixing jit_compile (XLA)": lambda: stage(
+      data, seeds_per_batch(data, bs), folded_group_lambda(data, jit=True), batch_size=bs, group=8
+    ),
+  }
+  return variants
+
+
+def cutmix_variants(data):
+  bs = _BATCH_SIZE.value
+  variants = {
+    "loader (tfmixup batches)": lambda: datasets.batches(data.train, batch_size=bs, seed=0),
+    "keras.layers.CutMix over loader": lambda: keras_layer_over_loader(
+      data.train, keras.layers.CutMix(factor=1.0, seed=0)
+    ),
+    "C1 CutMix, boxes per epoch, uint8 select": lambda: stage(
+      data, boxes_per_epoch(data), cutmix_epoch(data), batch_size=bs
+    ),
+    "C2 C1 with float select": lambda: stage(
+      data, boxes_per_epoch(data), cutmix_epoch(data, select_uint8=False), batch_size=bs
+    ),
+    "C3 C1 with boxes per batch (seeds)": lambda: stage(
+      data, seeds_per_batch(data, bs), cutmix_per_batch(data), batch_size=bs
+    ),
+    "C4 C1, 4 batches per map call": lambda: stage(
+      data, boxes_per_epoch(data), cutmix_epoch(data), batch_size=bs, group=4
+    ),
+    "M1 Mixup/CutMix switch per batch (0.5)": lambda: stage(
+      data, boxes_per_epoch(data, switch=0.5, batch_size=bs), mixup_or_cutmix(data), batch_size=bs
+    ),
+  }
+  return variants
+
+
+def group_mixup(data):
+  return _build(mixup_variants(data)), "loader (tfmixup batches)", timing.iterate
+
+
+def group_cutmix(data):
+  return _build(cutmix_variants(data)), "loader (tfmixup batches)", timing.iterate
+
+
+def _batches(ds, count=3):
+  """The first `count` batches and the last one of an epoch, as numpy."""
+  out = [tuple(t.numpy() for t in element[:2]) for element in ds]
+  return out[:count] + out[-1:]
+
+
+def _same(name, got, want, atol=1e-6):
+  for (x, y), (x0, y0) in zip(got, want, strict=True):
+    if x.shape != x0.shape or not (np.allclose(x, x0, atol=atol) and np.allclose(y, y0, atol=atol)):
+      raise AssertionError(f"{name} differs from its reference")
+  print(f"check: {name}: same batches as its reference", flush=True)
+
+
+def check(data):
+  """The prototypes compute what they claim: equal batches where they share draws; CutMix label weights exact."""
+  bs = _BATCH_SIZE.value
+  _same(
+    "replica of the current stage",
+    _batches(stage(data, seeds_per_batch(data, bs), current(data), batch_size=bs)),
+    _batches(datasets.mixup(data.train, batch_size=bs, seed=0)),
+  )
+  mix = mixup_variants(data)
+  ref = _batches(mix["P1 λ per epoch"]())
+  for name in [n for n in mix if n.startswith("P") and n[1].isdigit()]:
+    if name.startswith(("P1 ", "P3b", "P11", "P12")):
+      continue
+    _same(name, _batches(mix[name]()), ref)
+  _same(
+    "P12 vs P11",
+    _batches(mix["P12 P11, mixing jit_compile (XLA)"]()),
+    _batches(mix[[n for n in mix if n.startswith("P11")][0]]()),
+  )
+  for got in _batches(mix["P3b P3 with λ per batch (seeds)"]()):
+    if not np.allclose(got[1].sum(1), 1.0, atol=1e-5) or got[0].min() < 0 or got[0].max() > 1:
+      raise AssertionError("P3b: label rows must sum to 1, pixels in [0, 1]")
+  cut = cutmix_variants(data)
+  ref = _batches(cut["C1 CutMix, boxes per epoch, uint8 select"]())
+  _same("C2", _batches(cut["C2 C1 with float select"]()), ref)
+  _same("C4", _batches(cut["C4 C1, 4 batches per map call"]()), ref)
+  # The label weight is the exact pixel fraction: recompute it from the boxes of epoch 0.
+  root = seeds.root(0)
+  positions, _ = boxes_per_epoch(data)(seeds.epoch_seed(root, tf.constant(0, tf.int64)))
+  order_a, order_b, boxes, weight = (t.numpy() for t in positions)
+  area = (boxes[:, 1] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 2])
+  assert np.allclose(weight, 1.0 - area / (data.height * data.width)), "weight != 1 - pasted pixel fraction"
+  x, y = ref[0]
+  n = len(x)
+  top, bottom, left, right = boxes[0]
+  want = data.train.images[order_a[0]].astype(np.float32) / 255.0
+  want[top:bottom, left:right] = data.train.images[order_b[0]][top:bottom, left:right] / 255.0
+  assert np.allclose(x[0], want, atol=1e-6), "CutMix image of sample 0 is not the pasted box"
+  ids = data.train.labels
+  want_y = np.zeros(data.num_classes)
+  want_y[ids[order_a[0]]] += weight[0]
+  want_y[ids[order_b[0]]] += 1.0 - weight[0]
+  assert np.allclose(y[0], want_y, atol=1e-6) and n == _BATCH_SIZE.value
+  print(f"check: CutMix box {boxes[0]}, label weight {weight[0]:.4f} = 1 - pasted pixel fraction", flush=True)
+
+
+def _build(variants):
+  only = _ONLY.value
+  names = list(variants)
+  keep = [n for i, n in enumerate(names) if i == 0 or not only or any(o in n for o in only)]
+  return {name: variants[name]() for name in keep}
+
+
+GROUPS = {"ops": group_ops, "ablation": group_ablation, "mixup": group_mixup, "cutmix": group_cutmix}
+
+
+def main(argv):
+  del argv
+  train = datasets.load_arrays("mnist", "train", data_dir=_DATA_DIR.value)
+  data = Data(train)
+  out = {"command": " ".join(["python", *sys.argv]), "batch_size": _BATCH_SIZE.value, "groups": {}}
+  for group in _GROUPS.value:
+    if group == "check":
+      check(data)
+      continue
+    start = time.perf_counter()
+    built, reference, run = GROUPS[group](data)
+    rates, cpu = timing.interleaved(
+      built, _REPEATS.value, run=run, log=lambda m, g=group: print(f"{g} {m}", flush=True)
+    )
+    result = {
+      "reference": reference,
+      "seconds": time.perf_counter() - start,
+      "images_per_s": {n: timing.summary(v) for n, v in rates.items()},
+      "cpu_us_per_batch": {n: timing.summary(v) for n, v in cpu.items()},
+      "ratio_to_reference": {n: timing.pairwise(rates, n, reference) for n in rates},
+      "extra_cpu_us_per_batch": {
+        n: timing.summary([c - c0 for c, c0 in zip(cpu[n], cpu[reference], strict=True)]) for n in cpu
+      },
+      "rates": rates,
+      "cpu": cpu,
+    }
+    out["groups"][group] = result
+    print(f"\n## {group} (reference: {reference}; {_REPEATS.value} repetitions, {result['seconds']:.0f} s)")
+    print(
+      f"{'variant':50s} {'images/s':>9s} {'ratio (min-max)':>18s} {'CPU µs/batch (min-max)':>24s}"
+      f" {'CPU - ref (min-max)':>22s}"
+    )
+    for n in rates:
+      r, c, s = result["ratio_to_reference"][n], result["cpu_us_per_batch"][n], result["images_per_s"][n]
+      e = result["extra_cpu_us_per_batch"][n]
+      print(
+        f"{n:50s} {s['median']:9,.0f} {r['median']:6.2f} ({r['min']:.2f}-{r['max']:.2f})"
+        f" {c['median']:8,.0f} ({c['min']:,.0f}-{c['max']:,.0f}) {e['median']:7,.0f} ({e['min']:,.0f}-{e['max']:,.0f})",
+        flush=True,
+      )
+  if _OUTPUT.value:
+    with open(_OUTPUT.value, "w") as f:
+      json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+  app.run(main)
