@@ -20,8 +20,10 @@ batch 128. Groups:
   cutmix    CutMix prototypes vs keras.layers.CutMix; a Mixup/CutMix switch
 
 Every group is one interleaved run (timing.py): variants in rotating order
-within each repetition, ratios to the group's reference taken per
-repetition, then median (min-max). Results go to --output as JSON.
+within each repetition with an epoch of the group's reference before the
+first and after each; a variant's ratio (and extra CPU per batch) is taken
+against the two reference epochs around it, then median (min-max) over
+repetitions. Results go to --output as JSON.
 """
 
 import json
@@ -836,20 +838,20 @@ def main(argv):
       continue
     start = time.perf_counter()
     built, reference, run = GROUPS[group](data)
-    rates, cpu = timing.interleaved(
-      built, _REPEATS.value, run=run, log=lambda m, g=group: print(f"{g} {m}", flush=True)
+    t = timing.interleaved(
+      built, _REPEATS.value, reference, run=run, log=lambda m, g=group: print(f"{g} {m}", flush=True)
     )
+    rates = t.rates
     result = {
       "reference": reference,
       "seconds": time.perf_counter() - start,
-      "images_per_s": {n: timing.summary(v) for n, v in rates.items()},
-      "cpu_us_per_batch": {n: timing.summary(v) for n, v in cpu.items()},
-      "ratio_to_reference": {n: timing.pairwise(rates, n, reference) for n in rates},
-      "extra_cpu_us_per_batch": {
-        n: timing.summary([c - c0 for c, c0 in zip(cpu[n], cpu[reference], strict=True)]) for n in cpu
-      },
-      "rates": rates,
-      "cpu": cpu,
+      "images_per_s": {n: timing.summary(v) for n, v in t.rates.items()},
+      "cpu_us_per_batch": {n: timing.summary(v) for n, v in t.cpu_us.items()},
+      "ratio_to_reference": {n: timing.summary(v) for n, v in t.ratios.items()},
+      "extra_cpu_us_per_batch": {n: timing.summary(v) for n, v in t.extra_cpu_us.items()},
+      "rates": t.rates,
+      "cpu": t.cpu_us,
+      "ratios": t.ratios,
     }
     out["groups"][group] = result
     print(f"\n## {group} (reference: {reference}; {_REPEATS.value} repetitions, {result['seconds']:.0f} s)")
