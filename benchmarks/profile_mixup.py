@@ -427,6 +427,20 @@ def per_batch_everything(data, images):
   return fn
 
 
+@tf.function(jit_compile=True)
+def _average_uint8(x_a, x_b):
+  return (tf.cast(x_a, tf.float32) + tf.cast(x_b, tf.float32)) * (0.5 / 255.0)
+
+
+def pair_sampling_hybrid(data):
+  """Pair sampling: TF gathers, (x_a + x_b)·(0.5/255) in one XLA kernel, the first label from the one-hot table."""
+
+  def fn(a, b):
+    return _average_uint8(tf.gather(data.images, a), tf.gather(data.images, b)), tf.gather(data.table, a)
+
+  return fn
+
+
 def folded_group_lambda(data, jit=False):
   """`folded` with table labels over a group of batches, λ drawn in the call from the group's first batch seed.
 
@@ -554,6 +568,11 @@ def group_pieces(data):
   img_xla = tf.function(img, jit_compile=True)
   cut_xla = tf.function(cut, jit_compile=True)
   img_hybrid, img_matmul, cut_hybrid = images_hybrid(data), images_matmul(data), cutmix_hybrid(data)
+  p3b, p17 = folded_per_batch_lambda(data), per_batch_everything(data, img_hybrid)
+  chunk_fn, chunk = weights_and_labels_per_chunk(data), 16
+  chunk_rows = tf.reshape(a_rows[: (full // chunk) * chunk], [-1, chunk, bs])
+  chunk_rows_b = tf.reshape(b_rows[: (full // chunk) * chunk], [-1, chunk, bs])
+  pair_hybrid = pair_sampling_hybrid(data)
 
   def mask(j):
     top, bottom, left, right = (box_rows[j][:, i, tf.newaxis, tf.newaxis, tf.newaxis] for i in range(4))
@@ -584,6 +603,8 @@ def group_pieces(data):
       a_rows[j], b_rows[j], w_a_rows[j], w_b_rows[j], y_rows[j]
     ),
     "P9 map, jit_compile": lambda j: img_xla(a_rows[j], b_rows[j], w_a_rows[j], w_b_rows[j], y_rows[j]),
+    "P3b map: folded + table, λ per batch": lambda j: p3b(a_rows[j], b_rows[j], seed_rows[j]),
+    "P17 map: λ per batch, labels, TF gathers + XLA cast/mix": lambda j: p17(a_rows[j], b_rows[j], seed_rows[j]),
     "P13 map: P9, TF gathers + XLA cast/mix": lambda j: img_hybrid(
       a_rows[j], b_rows[j], w_a_rows[j], w_b_rows[j], y_rows[j]
     ),
@@ -598,12 +619,21 @@ def group_pieces(data):
     ),
     "fetch x_a + keras.layers.MixUp": lambda j: layer(mixup_layer, j),
     "fetch x_a + keras.layers.CutMix": lambda j: layer(cutmix_layer, j),
+    "pair_sampling map as now (fetch x2, mix_batches 0.5)": lambda j: mixing.pair_batches(
+      *fetch(data, a_rows[j]), fetch(data, b_rows[j])[0]
+    ),
+    "pair_sampling: TF gathers + XLA (x_a + x_b)·(0.5/255)": lambda j: pair_hybrid(a_rows[j], b_rows[j]),
   }
   per_epoch = {
     "per epoch: 2 permutations": lambda j: permutations(seed_rows[j], data.size),
     "per epoch: sample_beta [N]": lambda j: (draws.sample_beta([data.size], ALPHA, seed_rows[j]),),
     "per epoch: P9's weights and mixed labels": lambda j: mixed_labels_per_epoch(data)(seed_rows[j])[0][2:],
     "per epoch: CutMix boxes and weights": lambda j: boxes_per_epoch(data)(seed_rows[j])[0][2:],
+  }
+  per_chunk = {  # per batch: one call per `chunk` batches
+    f"per chunk of {chunk} batches: λ, weights, mixed labels": lambda j: chunk_fn(
+      chunk_rows[j % len(chunk_rows)], chunk_rows_b[j % len(chunk_rows)], seed_rows[j : j + 1]
+    )[2:],
   }
 
   def looped(fn, iterations, batches_each):
@@ -623,6 +653,7 @@ def group_pieces(data):
 
   built = {name: looped(fn, 400, 1) for name, fn in per_batch.items()}
   built.update({name: looped(fn, 4, num_batches) for name, fn in per_epoch.items()})
+  built.update({name: looped(fn, 40, chunk) for name, fn in per_chunk.items()})
   return built, "loop and row slicing only", lambda call: call()
 
 
@@ -731,6 +762,9 @@ def cutmix_variants(data):
     "C5 C1, TF gathers + XLA mask/select/cast": lambda: stage(
       data, boxes_per_epoch(data), cutmix_hybrid(data), batch_size=bs
     ),
+    "C6 C1, map jit_compile (XLA)": lambda: stage(
+      data, boxes_per_epoch(data), cutmix_epoch(data), batch_size=bs, jit=True
+    ),
     "M1 Mixup/CutMix switch per batch (0.5)": lambda: stage(
       data, boxes_per_epoch(data, switch=0.5, batch_size=bs), mixup_or_cutmix(data), batch_size=bs
     ),
@@ -794,6 +828,7 @@ def check(data):
   _same("C2", _batches(cut["C2 C1 with float select"]()), ref)
   _same("C4", _batches(cut["C4 C1, 4 batches per map call"]()), ref)
   _same("C5", _batches(cut["C5 C1, TF gathers + XLA mask/select/cast"]()), ref)
+  _same("C6", _batches(cut["C6 C1, map jit_compile (XLA)"]()), ref)
   # The label weight is the exact pixel fraction: recompute it from the boxes of epoch 0.
   root = seeds.root(0)
   positions, _ = boxes_per_epoch(data)(seeds.epoch_seed(root, tf.constant(0, tf.int64)))
