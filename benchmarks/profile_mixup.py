@@ -338,17 +338,29 @@ def _labels(data, how, a, b):
   )
 
 
-def folded(data, labels="one_hot"):
-  """uint8 gathers, one cast each, /255 folded into the per-sample weights: x = x_a·(λ/255) + x_b·((1-λ)/255)."""
+@tf.function(jit_compile=True)
+def _mix_uint8(x_a, x_b, w_a, w_b):
+  """x_a·w_a + x_b·w_b from uint8 images, compiled by XLA into one loop."""
+  return tf.cast(x_a, tf.float32) * w_a + tf.cast(x_b, tf.float32) * w_b
+
+
+def folded(data, labels="one_hot", xla_mix=False):
+  """uint8 gathers, one cast each, /255 folded into the per-sample weights: x = x_a·(λ/255) + x_b·((1-λ)/255).
+
+  xla_mix: the casts, products and sum in one XLA kernel (`_mix_uint8`), the gathers in TensorFlow.
+  """
 
   def fn(a, b, lam):
-    x_a = tf.cast(tf.gather(data.images, a), tf.float32)
-    x_b = tf.cast(tf.gather(data.images, b), tf.float32)
+    x_a, x_b = tf.gather(data.images, a), tf.gather(data.images, b)
     w_a = tf.reshape(lam, [-1, 1, 1, 1])
     w_b = 1.0 - w_a
     y_a, y_b = _labels(data, labels, a, b)
     l_a = tf.reshape(lam, [-1, 1])
-    return x_a * (w_a / 255.0) + x_b * (w_b / 255.0), y_a * l_a + y_b * (1.0 - l_a)
+    if xla_mix:
+      x = _mix_uint8(x_a, x_b, w_a / 255.0, w_b / 255.0)
+    else:
+      x = tf.cast(x_a, tf.float32) * (w_a / 255.0) + tf.cast(x_b, tf.float32) * (w_b / 255.0)
+    return x, y_a * l_a + y_b * (1.0 - l_a)
 
   return fn
 
@@ -362,12 +374,6 @@ def images_only(data):
     return x_a * w_a + x_b * w_b, y
 
   return fn
-
-
-@tf.function(jit_compile=True)
-def _mix_uint8(x_a, x_b, w_a, w_b):
-  """x_a·w_a + x_b·w_b from uint8 images, compiled by XLA into one loop."""
-  return tf.cast(x_a, tf.float32) * w_a + tf.cast(x_b, tf.float32) * w_b
 
 
 def images_hybrid(data):
@@ -454,9 +460,9 @@ def folded_group_lambda(data, jit=False):
   return fn
 
 
-def folded_per_batch_lambda(data):
-  """`folded` with table labels, but λ drawn per batch from a per-batch seed, as today."""
-  inner = folded(data, "table")
+def folded_per_batch_lambda(data, labels="table", xla_mix=False):
+  """`folded`, but λ drawn per batch from a per-batch seed, as today."""
+  inner = folded(data, labels, xla_mix)
 
   def fn(a, b, lambda_seed):
     return inner(a, b, draws.sample_beta(tf.shape(a), ALPHA, lambda_seed))
@@ -569,6 +575,8 @@ def group_pieces(data):
   cut_xla = tf.function(cut, jit_compile=True)
   img_hybrid, img_matmul, cut_hybrid = images_hybrid(data), images_matmul(data), cutmix_hybrid(data)
   p3b, p17 = folded_per_batch_lambda(data), per_batch_everything(data, img_hybrid)
+  r1, r3 = folded(data), folded(data, xla_mix=True)
+  r2, r4 = folded_per_batch_lambda(data, "one_hot"), folded_per_batch_lambda(data, "one_hot", xla_mix=True)
   chunk_fn, chunk = weights_and_labels_per_chunk(data), 16
   chunk_rows = tf.reshape(a_rows[: (full // chunk) * chunk], [-1, chunk, bs])
   chunk_rows_b = tf.reshape(b_rows[: (full // chunk) * chunk], [-1, chunk, bs])
@@ -604,6 +612,10 @@ def group_pieces(data):
     ),
     "P9 map, jit_compile": lambda j: img_xla(a_rows[j], b_rows[j], w_a_rows[j], w_b_rows[j], y_rows[j]),
     "P3b map: folded + table, λ per batch": lambda j: p3b(a_rows[j], b_rows[j], seed_rows[j]),
+    "R1 map: folded, one_hot, λ given (per epoch)": lambda j: r1(a_rows[j], b_rows[j], lam_rows[j]),
+    "R2 map: R1 with λ per batch": lambda j: r2(a_rows[j], b_rows[j], seed_rows[j]),
+    "R3 map: R1 + XLA cast/mix": lambda j: r3(a_rows[j], b_rows[j], lam_rows[j]),
+    "R4 map: R2 + XLA cast/mix": lambda j: r4(a_rows[j], b_rows[j], seed_rows[j]),
     "P17 map: λ per batch, labels, TF gathers + XLA cast/mix": lambda j: p17(a_rows[j], b_rows[j], seed_rows[j]),
     "P13 map: P9, TF gathers + XLA cast/mix": lambda j: img_hybrid(
       a_rows[j], b_rows[j], w_a_rows[j], w_b_rows[j], y_rows[j]
@@ -711,6 +723,14 @@ def mixup_variants(data):
     "P14 P9, one gather, cast, batched matmul": lambda: stage(
       data, mixed_labels_per_epoch(data), images_matmul(data), batch_size=bs
     ),
+    "R1 = P2: λ per epoch, folded, one_hot per batch": lambda: stage(data, ep, folded(data), batch_size=bs),
+    "R2 R1 with λ per batch (seeds)": lambda: stage(
+      data, seeds_per_batch(data, bs), folded_per_batch_lambda(data, "one_hot"), batch_size=bs
+    ),
+    "R3 R1 + XLA cast/mix": lambda: stage(data, ep, folded(data, xla_mix=True), batch_size=bs),
+    "R4 R2 + XLA cast/mix": lambda: stage(
+      data, seeds_per_batch(data, bs), folded_per_batch_lambda(data, "one_hot", xla_mix=True), batch_size=bs
+    ),
     "P15 P9 with λ and labels per chunk of 16 batches": lambda: stage(
       data,
       chunk_seeds(data, bs, 16),
@@ -804,7 +824,7 @@ def check(data):
   mix = mixup_variants(data)
   ref = _batches(mix["P1 λ per epoch"]())
   for name in [n for n in mix if n.startswith("P") and n[1].isdigit()]:
-    if name.startswith(("P1 ", "P3b", "P11", "P12", "P15", "P16", "P17")):
+    if name.startswith(("P1 ", "P3b", "P11", "P12", "P15", "P16", "P17", "R2", "R4")):
       continue
     _same(name, _batches(mix[name]()), ref)
   _same(
@@ -819,6 +839,10 @@ def check(data):
     _batches(mix["P17 λ per batch in the map + XLA cast/mix (P13)"]()),
     _batches(mix["P3b P3 with λ per batch (seeds)"]()),
   )
+  _same(
+    "R2 vs P3b", _batches(mix["R2 R1 with λ per batch (seeds)"]()), _batches(mix["P3b P3 with λ per batch (seeds)"]())
+  )
+  _same("R4 vs P3b", _batches(mix["R4 R2 + XLA cast/mix"]()), _batches(mix["P3b P3 with λ per batch (seeds)"]()))
   for got in _batches(mix["P3b P3 with λ per batch (seeds)"]()) + p15:
     # Folding /255 into the weights can round a white pixel to 1 + 1 ulp.
     if not np.allclose(got[1].sum(1), 1.0, atol=1e-5) or got[0].min() < 0 or got[0].max() > 1 + 1e-6:
