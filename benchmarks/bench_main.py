@@ -11,6 +11,7 @@ them alike; figures are medians with min and max (timing.py).
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -21,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from absl import app, flags  # noqa: E402
 
 _DATA_DIR = flags.DEFINE_string("data_dir", "../shared/mnist", "MNIST IDX directory.")
-_REPEATS = flags.DEFINE_integer("repeats", 7, "Repetitions of each pipeline epoch.", lower_bound=1)
+_REPEATS = flags.DEFINE_integer("repeats", 9, "Repetitions of each pipeline epoch.", lower_bound=1)
 _EPOCHS = flags.DEFINE_integer("epochs", 5, "Timed training epochs per configuration (after one warm-up).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Batch size.")
 _PARTS = flags.DEFINE_list(
@@ -330,7 +331,7 @@ def main(argv):
   # Parts not run now are kept from the previous results (each with its own command and machine).
   results = {} if _FRESH.value else _load(_OUTPUT.value)
   meta = {
-    "command": " ".join(["python", *sys.argv]),
+    "command": shlex.join(["python", *sys.argv]),
     "machine": machine(),
     "date": time.strftime("%Y-%m-%d %H:%M %Z"),
   }

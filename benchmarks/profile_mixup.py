@@ -28,6 +28,7 @@ repetitions. Results go to --output as JSON.
 
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -52,7 +53,9 @@ _GROUPS = flags.DEFINE_list(
 )
 _THREADS = flags.DEFINE_integer("threads", None, "TensorFlow inter- and intra-op threads (1 for the pieces group).")
 _ONLY = flags.DEFINE_list("only", None, "Run only these variants (plus each group's reference).")
-_OUTPUT = flags.DEFINE_string("output", "benchmarks/profile_results.json", "Results JSON ('' for none).")
+_OUTPUT = flags.DEFINE_string(
+  "output", "benchmarks/profile_results.json", "Results JSON, updated group by group ('' for none)."
+)
 
 AUTOTUNE = tf.data.AUTOTUNE
 ALPHA = 1.0
@@ -823,7 +826,7 @@ def check(data):
   )
   mix = mixup_variants(data)
   ref = _batches(mix["P1 λ per epoch"]())
-  for name in [n for n in mix if n.startswith("P") and n[1].isdigit()]:
+  for name in [n for n in mix if n[0] in "PR" and n[1].isdigit()]:
     if name.startswith(("P1 ", "P3b", "P11", "P12", "P15", "P16", "P17", "R2", "R4")):
       continue
     _same(name, _batches(mix[name]()), ref)
@@ -890,7 +893,11 @@ def main(argv):
     tf.config.threading.set_intra_op_parallelism_threads(_THREADS.value)
   train = datasets.load_arrays("mnist", "train", data_dir=_DATA_DIR.value)
   data = Data(train)
-  out = {"command": " ".join(["python", *sys.argv]), "batch_size": _BATCH_SIZE.value, "groups": {}}
+  command = shlex.join(["python", *sys.argv])
+  out = {"batch_size": _BATCH_SIZE.value, "groups": {}}
+  if _OUTPUT.value and os.path.exists(_OUTPUT.value):  # keep the groups not run now
+    with open(_OUTPUT.value) as f:
+      out = json.load(f)
   for group in _GROUPS.value:
     if group == "check":
       check(data)
@@ -902,6 +909,8 @@ def main(argv):
     )
     rates = t.rates
     result = {
+      "command": command,
+      "date": time.strftime("%Y-%m-%d %H:%M %Z"),
       "reference": reference,
       "seconds": time.perf_counter() - start,
       "images_per_s": {n: timing.summary(v) for n, v in t.rates.items()},
