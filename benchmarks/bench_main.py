@@ -267,12 +267,17 @@ def markdown(results):
 def targets(results, pipeline_targets):
   """The targets, checked against the numbers above (only for the parts measured)."""
   rows = []
+  lines = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
   if "pipeline" in results:
     p = results["pipeline"]
     for num, den, bound in pipeline_targets:
+      name = f"{num} >= {bound}x {den} (median ratio; min-max over repetitions)"
       if num in p["rates"] and den in p["rates"]:
-        ratio = p["pairs"][f"{num}/{den}"]["median"]
-        rows.append((f"{num} >= {bound}x {den} (median ratio)", ratio, bound, ">="))
+        s = p["pairs"][f"{num}/{den}"]
+        met = "yes" if s["median"] >= bound else "NO"
+        lines.append(f"| {name} | {s['median']:.3f} ({s['min']:.2f}-{s['max']:.2f}) | {met} |")
+      else:
+        lines.append(f"| {name} | not measured | - |")
   if "training" in results:
     t = results["training"]["results"]
     for jit in ("false", "true"):
@@ -289,7 +294,6 @@ def targets(results, pipeline_targets):
     for name in ("b_tfmixup_mixup", "c_tfmixup_pair_sampling"):
       m = mem[name]
       rows.append((f"{name} pipeline memory <= 2x uint8 data", m["peak_mb"] / m["uint8_mb"], 2.0, "<="))
-  lines = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
   for name, value, bound, op in rows:
     met = value >= bound if op == ">=" else value <= bound
     lines.append(f"| {name} | {value:.3f} | {'yes' if met else 'NO'} |")
