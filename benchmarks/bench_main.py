@@ -3,14 +3,15 @@
   python benchmarks/bench_main.py --data_dir=../shared/mnist
 
 Full MNIST, batch 128. Writes benchmarks/results.json and BENCHMARKS.md.
-Variants are interleaved within each repetition (rotating the order) so
-that machine noise hits them alike; figures are medians with min and max.
+Pipeline variants are interleaved within each repetition (rotating the
+order, an epoch of the loader between every two) so that machine noise hits
+them alike; figures are medians with min and max (timing.py).
 """
 
 import json
 import os
 import platform
-import statistics
+import shlex
 import subprocess
 import sys
 import time
@@ -21,10 +22,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from absl import app, flags  # noqa: E402
 
 _DATA_DIR = flags.DEFINE_string("data_dir", "../shared/mnist", "MNIST IDX directory.")
-_REPEATS = flags.DEFINE_integer("repeats", 7, "Repetitions of each pipeline epoch.", lower_bound=1)
+_REPEATS = flags.DEFINE_integer("repeats", 9, "Repetitions of each pipeline epoch.", lower_bound=1)
 _EPOCHS = flags.DEFINE_integer("epochs", 5, "Timed training epochs per configuration (after one warm-up).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Batch size.")
-_PARTS = flags.DEFINE_list("parts", ["pipeline", "training", "memory"], "Which parts to run.")
+_PARTS = flags.DEFINE_list(
+  "parts", ["pipeline"], "Parts to run: pipeline (~4 min on 2 cores), training (~10 min), memory (~1 min)."
+)
+_WITH_DATASET_INPUT = flags.DEFINE_bool(
+  "with_dataset_input", False, "Also time tfmixup mixup on a tf.data.Dataset input (~10 s an epoch on 2 cores)."
+)
+_FRESH = flags.DEFINE_bool("fresh", False, "Start results.json afresh instead of keeping the parts not run now.")
 _MEMORY_CHILD = flags.DEFINE_string("memory_child", None, "Internal: measure one variant's memory and print JSON.")
 _OUTPUT = flags.DEFINE_string("output", "benchmarks/results.json", "Results JSON.")
 _MARKDOWN = flags.DEFINE_string("markdown", "BENCHMARKS.md", "Report to write.")
@@ -32,24 +39,37 @@ _RENDER_ONLY = flags.DEFINE_bool("render_only", False, "Rewrite the report from 
 
 
 def _summary(values):
-  return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+  import timing  # noqa: PLC0415
+
+  return timing.summary(values)
 
 
 def bench_pipeline(train):
+  """One interleaved run of every pipeline variant; images/s and pairwise ratios."""
   import pipelines  # noqa: PLC0415
+  import timing  # noqa: PLC0415
 
-  names = list(pipelines.VARIANTS)
-  built = {name: pipelines.VARIANTS[name](train, _BATCH_SIZE.value) for name in names}
-  for name in names:  # untimed warm-up: tracing, shuffle buffers, thread pools
-    pipelines.iterate(built[name])
-  rates = {name: [] for name in names}
-  for rep in range(_REPEATS.value):
-    for name in names[rep % len(names) :] + names[: rep % len(names)]:
-      start = time.perf_counter()
-      n = pipelines.iterate(built[name])
-      rates[name].append(n / (time.perf_counter() - start))
-    print(f"pipeline repetition {rep + 1}/{_REPEATS.value}", flush=True)
-  return {name: _summary(v) for name, v in rates.items()}
+  names = [n for n in pipelines.VARIANTS if n not in pipelines.OPTIONAL or _WITH_DATASET_INPUT.value]
+  built, skipped = pipelines.build(train, _BATCH_SIZE.value, names)
+  for name in skipped:
+    print(f"pipeline: skipping {name}: this tfmixup has no such stage", flush=True)
+  start = time.perf_counter()
+  ref = pipelines.REFERENCE
+  t = timing.interleaved(built, _REPEATS.value, ref, log=lambda m: print(f"pipeline {m}", flush=True))
+  return {
+    "batch_size": _BATCH_SIZE.value,
+    "repeats": _REPEATS.value,
+    "seconds": time.perf_counter() - start,
+    "descriptions": {name: pipelines.VARIANTS[name][0] for name in built},
+    "skipped": skipped,
+    "rates": t.rates,
+    "cpu_us_per_batch": t.cpu_us,
+    "ratios": t.ratios,
+    "images_per_s": {name: timing.summary(v) for name, v in t.rates.items()},
+    "cpu_us": {name: timing.summary(v) for name, v in t.cpu_us.items()},
+    "vs_loader": {name: timing.summary(v) for name, v in t.ratios.items()},
+    "pairs": {f"{n}/{d}": t.pair(n, d) for n, d in pipelines.PAIRS if n in built and d in built},
+  }
 
 
 def bench_training(data):
@@ -97,19 +117,20 @@ def memory_child(variant):
   import numpy as np  # noqa: PLC0415
   import pipelines  # noqa: PLC0415
   import tensorflow as tf  # noqa: PLC0415
+  import timing  # noqa: PLC0415
 
   list(tf.data.Dataset.range(10).map(lambda x: tf.cast(x, tf.float32) * np.float32(2)).batch(2))
   baseline = _rss_mb("VmHWM")
   from tfmixup import datasets  # noqa: PLC0415
 
   train = datasets.load_arrays("mnist", "train", data_dir=_DATA_DIR.value)
-  pipelines.iterate(pipelines.VARIANTS[variant](train, _BATCH_SIZE.value))
+  timing.iterate(pipelines.VARIANTS[variant][1](train, _BATCH_SIZE.value))
   print(json.dumps({"peak_mb": _rss_mb("VmHWM") - baseline, "uint8_mb": pipelines.uint8_bytes(train) / 2**20}))
 
 
 def bench_memory():
   out = {}
-  for variant in ("a_plain", "b_tfmixup_mixup", "c_tfmixup_pair_sampling"):
+  for variant in ("a_loader", "b_tfmixup_mixup", "c_tfmixup_pair_sampling"):
     proc = subprocess.run(
       [sys.executable, __file__, f"--memory_child={variant}", f"--data_dir={_DATA_DIR.value}"],
       capture_output=True,
@@ -142,93 +163,156 @@ def machine():
   }
 
 
-def markdown(results, command):
+def _meta_line(meta):
+  m = meta["machine"]
+  return (
+    f"Produced by `{meta['command']}` on {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GiB, GPU:"
+    f" {'yes' if m['gpu'] else 'none'}; TensorFlow {m['tensorflow']}, Keras {m['keras']}, tfmixup"
+    f" {m.get('tfmixup', '?')} (commit {m.get('git_commit', '?')}){', ' + meta['date'] if 'date' in meta else ''}."
+  )
+
+
+def _range(s, fmt):
+  return f"{format(s['median'], fmt)} ({format(s['min'], fmt)}-{format(s['max'], fmt)})"
+
+
+def pipeline_section(p, meta):
+  ratio = "ratio to (a): median (min-max)"
+  lines = [
+    "## 1. Input pipeline throughput, like for like",
+    "",
+    _meta_line(meta)
+    + f" Full MNIST (60,000 images), batch {p['batch_size']}, one epoch per measurement iterated from Python, no"
+    f" model; {p['repeats']} repetitions (after an untimed warm-up epoch each), each repetition an epoch of every"
+    " variant in rotating order with an epoch of the loader (a) before the first and after each;"
+    f" {p['seconds']:.0f} s in all. Every mixer reads the same in-memory uint8 arrays, so the ratios measure"
+    " mixing, not loading. A variant's ratio to (a) is taken against the two loader epochs timed just before and"
+    " after it (geometric mean), a ratio between two variants as the ratio of their ratios to (a) in the same"
+    " repetition; then median (min-max) over repetitions."
+    " The last column is the CPU time of the whole process (Python consumer and tf.data workers) per batch,"
+    " the work a batch costs, less disturbed than wall time by other load on a shared machine.",
+    "",
+    f"| pipeline | images/s: median | min | max | {ratio} | process CPU µs per batch: median (min-max) |",
+    "|---|---|---|---|---|---|",
+  ]
+  for name, s in p["images_per_s"].items():
+    lines.append(
+      f"| {name}: {p['descriptions'][name]} | {s['median']:,.0f} | {s['min']:,.0f} | {s['max']:,.0f}"
+      f" | {_range(p['vs_loader'][name], '.2f')} | {_range(p['cpu_us'][name], ',.0f')} |"
+    )
+  for name in p["skipped"]:
+    lines.append(f"| {name}: not in this tfmixup version | - | - | - | - | - |")
+  if p["pairs"]:
+    lines += ["", "| like-for-like pair | ratio: median (min-max) |", "|---|---|"]
+    lines += [f"| {pair} | {_range(s, '.2f')} |" for pair, s in p["pairs"].items()]
+  return [*lines, ""]
+
+
+def training_section(t, meta):
+  epochs = next(iter(t.values()))["n"]
+  lines = [
+    f"## 2. Training, seconds per epoch (three-conv model; median, min, max of {epochs} epochs after"
+    " a warm-up epoch; configurations interleaved epoch by epoch)",
+    "",
+    _meta_line(meta),
+    "",
+    "| method | jit_compile | s/epoch (median) | min | max | vs no mixing, same jit |",
+    "|---|---|---|---|---|---|",
+  ]
+  for key, s in t.items():
+    method, jit = key.split("/")
+    ref = t[f"erm/{jit}"]["median"]
+    lines.append(
+      f"| {method} | {jit.removeprefix('jit_')} | {s['median']:.2f} | {s['min']:.2f} | {s['max']:.2f}"
+      f" | {s['median'] / ref:.3f}x |"
+    )
+  return [*lines, ""]
+
+
+def memory_section(mem, meta):
+  lines = [
+    "## 3. Peak resident memory of the input pipeline (fresh process each; beyond TensorFlow's baseline)",
+    "",
+    _meta_line(meta),
+    "",
+    "| pipeline | peak MB | uint8 dataset MB | ratio |",
+    "|---|---|---|---|",
+  ]
+  for name, m in mem.items():
+    lines.append(f"| {name} | {m['peak_mb']:.0f} | {m['uint8_mb']:.0f} | {m['peak_mb'] / m['uint8_mb']:.2f}x |")
+  return [*lines, ""]
+
+
+def markdown(results):
+  """The report: a section for each part that results.json holds, then the targets."""
+  import pipelines  # noqa: PLC0415
+
   lines = [
     "# Benchmarks",
     "",
-    f"Produced by `{command}` (benchmarks/bench_main.py), full MNIST (60,000 training images), batch"
-    f" {_BATCH_SIZE.value}. Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores,"
-    f" {results['machine']['memory_gb']} GiB, GPU: {'yes' if results['machine']['gpu'] else 'none'};"
-    f" TensorFlow {results['machine']['tensorflow']}, Keras {results['machine']['keras']},"
-    f" tfmixup {results['machine'].get('tfmixup', '?')} (commit {results['machine'].get('git_commit', '?')}).",
+    "Written by benchmarks/bench_main.py from benchmarks/results.json; each section names the command and"
+    " machine that measured it.",
     "",
   ]
   if "pipeline" in results:
-    p = results["pipeline"]
-    base, layer = p["a_plain"]["median"], p["d_keras_layers_MixUp"]["median"]
-    lines += [
-      f"## 1. Input pipeline throughput (one epoch, no model; median, min, max of {p['a_plain']['n']}, interleaved)",
-      "",
-      "| pipeline | images/s (median) | min | max | vs (a) plain | vs (d) keras.layers.MixUp |",
-      "|---|---|---|---|---|---|",
-    ]
-    for name, s in p.items():
-      lines.append(
-        f"| {name} | {s['median']:,.0f} | {s['min']:,.0f} | {s['max']:,.0f} | {s['median'] / base:.2f}x"
-        f" | {s['median'] / layer:.2f}x |"
-      )
-    lines.append("")
+    lines += pipeline_section(results["pipeline"], results["pipeline"]["meta"])
   if "training" in results:
-    t = results["training"]
-    lines += [
-      f"## 2. Training, seconds per epoch (three-conv model; median, min, max of {_EPOCHS.value} epochs after"
-      " a warm-up epoch; configurations interleaved epoch by epoch)",
-      "",
-      "| method | jit_compile | s/epoch (median) | min | max | vs no mixing, same jit |",
-      "|---|---|---|---|---|---|",
-    ]
-    for key, s in t.items():
-      method, jit = key.split("/")
-      ref = t[f"erm/{jit}"]["median"]
-      lines.append(
-        f"| {method} | {jit.removeprefix('jit_')} | {s['median']:.2f} | {s['min']:.2f} | {s['max']:.2f}"
-        f" | {s['median'] / ref:.3f}x |"
-      )
-    lines.append("")
-  lines += targets(results)
+    lines += training_section(results["training"]["results"], results["training"]["meta"])
   if "memory" in results:
-    lines += [
-      "## 3. Peak resident memory of the input pipeline (fresh process each; beyond TensorFlow's baseline)",
-      "",
-      "| pipeline | peak MB | uint8 dataset MB | ratio |",
-      "|---|---|---|---|",
-    ]
-    for name, m in results["memory"].items():
-      lines.append(f"| {name} | {m['peak_mb']:.0f} | {m['uint8_mb']:.0f} | {m['peak_mb'] / m['uint8_mb']:.2f}x |")
-    lines.append("")
+    lines += memory_section(results["memory"]["results"], results["memory"]["meta"])
+  lines += targets(results, pipelines.TARGETS)
   return "\n".join(lines)
 
 
-def targets(results):
-  """The issue's targets, checked against the numbers above."""
+def targets(results, pipeline_targets):
+  """The targets, checked against the numbers above (only for the parts measured)."""
   rows = []
+  lines = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
   if "pipeline" in results:
     p = results["pipeline"]
-    mix = p["b_tfmixup_mixup"]["median"]
-    rows.append(("Mixup throughput >= 1.0x plain (a)", mix / p["a_plain"]["median"], 1.0, ">="))
-    rows.append(
-      ("Mixup throughput >= 1.3x keras.layers.MixUp (d)", mix / p["d_keras_layers_MixUp"]["median"], 1.3, ">=")
-    )
+    for num, den, bound in pipeline_targets:
+      name = f"{num} >= {bound}x {den} (median ratio; min-max over repetitions)"
+      if num in p["rates"] and den in p["rates"]:
+        s = p["pairs"][f"{num}/{den}"]
+        met = "yes" if s["median"] >= bound else "NO"
+        lines.append(f"| {name} | {s['median']:.3f} ({s['min']:.2f}-{s['max']:.2f}) | {met} |")
+      else:
+        lines.append(f"| {name} | not measured | - |")
   if "training" in results:
-    t = results["training"]
+    t = results["training"]["results"]
     for jit in ("false", "true"):
       for method in ("mixup", "pair_sampling"):
         ratio = t[f"{method}/jit_{jit}"]["median"] / t[f"erm/jit_{jit}"]["median"]
         rows.append((f"{method} epoch <= 1.03x no mixing (jit_compile={jit})", ratio, 1.03, "<="))
     faster = "true" if t["erm/jit_true"]["median"] < t["erm/jit_false"]["median"] else "false"
-    auto = "true" if results["machine"]["gpu"] else "false"
+    auto = "true" if results["training"]["meta"]["machine"]["gpu"] else "false"
     rows.append(
       (f"jit_compile=auto picks the faster setting (auto={auto}, faster={faster})", float(auto == faster), 1.0, ">=")
     )
   if "memory" in results:
+    mem = results["memory"]["results"]
     for name in ("b_tfmixup_mixup", "c_tfmixup_pair_sampling"):
-      m = results["memory"][name]
+      m = mem[name]
       rows.append((f"{name} pipeline memory <= 2x uint8 data", m["peak_mb"] / m["uint8_mb"], 2.0, "<="))
-  lines = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
   for name, value, bound, op in rows:
     met = value >= bound if op == ">=" else value <= bound
     lines.append(f"| {name} | {value:.3f} | {'yes' if met else 'NO'} |")
   return [*lines, ""]
+
+
+def _load(path):
+  """The results JSON so far, every part stamped with the command and machine that measured it."""
+  if not os.path.exists(path):
+    return {}
+  with open(path) as f:
+    results = json.load(f)
+  legacy = {"command": results.pop("command", "?"), "machine": results.pop("machine", None)}
+  for part in ("training", "memory"):
+    if part in results and "meta" not in results[part]:
+      results[part] = {"meta": legacy, "results": results[part]}
+  if "pipeline" in results and "images_per_s" not in results["pipeline"]:
+    del results["pipeline"]  # an older format that the report no longer renders
+  return results
 
 
 def main(argv):
@@ -237,29 +321,36 @@ def main(argv):
     memory_child(_MEMORY_CHILD.value)
     return
   if _RENDER_ONLY.value:
-    with open(_OUTPUT.value) as f:
-      results = json.load(f)
+    results = _load(_OUTPUT.value)
     with open(_MARKDOWN.value, "w") as f:
-      f.write(markdown(results, results["command"]))
+      f.write(markdown(results))
     return
   from tfmixup import training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
 
+  unknown = set(_PARTS.value) - {"pipeline", "training", "memory"}
+  if unknown:
+    raise app.UsageError(f"unknown --parts: {sorted(unknown)}")
   data = training.load_data(TrainConfig(data_dir=_DATA_DIR.value))
-  results = {"machine": machine()}
+  # Parts not run now are kept from the previous results (each with its own command and machine).
+  results = {} if _FRESH.value else _load(_OUTPUT.value)
+  meta = {
+    "command": shlex.join(["python", *sys.argv]),
+    "machine": machine(),
+    "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+  }
   if "pipeline" in _PARTS.value:
-    results["pipeline"] = bench_pipeline(data.train)
+    results["pipeline"] = {"meta": meta, **bench_pipeline(data.train)}
   if "training" in _PARTS.value:
-    results["training"] = bench_training(data)
+    results["training"] = {"meta": meta, "results": bench_training(data)}
   if "memory" in _PARTS.value:
-    results["memory"] = bench_memory()
-  command = " ".join(["python", *sys.argv])
-  results["command"] = command
+    results["memory"] = {"meta": meta, "results": bench_memory()}
   with open(_OUTPUT.value, "w") as f:
     json.dump(results, f, indent=1)
+  report = markdown(results)
   with open(_MARKDOWN.value, "w") as f:
-    f.write(markdown(results, command))
-  print(markdown(results, command))
+    f.write(report)
+  print(report)
 
 
 if __name__ == "__main__":

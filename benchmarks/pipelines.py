@@ -1,13 +1,25 @@
 """The input pipelines compared in the benchmarks, each one epoch of (images, labels) batches.
 
-(a) plain: the usual pipeline without mixing.
-(b), (c): tfmixup Mixup and pair sampling on in-memory arrays (the fast path).
-(d) keras.layers.MixUp mapped over the batches of (a).
-(e) the keras.io MixUp example's pattern: per-element preprocessing, two
-    shuffled, batched streams zipped, mixed per batch.
-(f) tfmixup Mixup on a tf.data.Dataset input (the general path).
-Written for these benchmarks from the anchors' descriptions; seeds fixed.
+Like for like: the mixers are compared over the same loader, so a ratio
+measures mixing, not loading. Every variant yields `(images float32
+[B, H, W, C] in [0, 1], labels float32 [B, K])`, seeds fixed:
+
+  a_loader                 tfmixup.datasets.batches: in-memory arrays, shuffled, no mixing
+  b_tfmixup_mixup          tfmixup.datasets.mixup on the arrays
+  c_tfmixup_pair_sampling  tfmixup.datasets.pair_sampling on the arrays
+  d_tfmixup_cutmix         tfmixup.datasets.cutmix on the arrays
+  e_tfmixup_mixup_cutmix   tfmixup.datasets.mixup_cutmix (switch_prob 0.5) on the arrays
+  f_keras_MixUp            keras.layers.MixUp mapped over (a)
+  g_keras_CutMix           keras.layers.CutMix mapped over (a)
+  h_usual_keras_MixUp      the usual user pipeline: from_tensor_slices / shuffle / batch /
+                           map(normalize, one-hot) / map(keras.layers.MixUp)
+  i_tfmixup_mixup_dataset  tfmixup.datasets.mixup on a tf.data.Dataset input (optional: slow)
+
+A tfmixup stage that this version does not have is skipped (`build` returns
+None), so the script runs before and after the stages are added.
 """
+
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -16,75 +28,97 @@ import tensorflow as tf
 from tfmixup import datasets
 
 AUTOTUNE = tf.data.AUTOTUNE
+SEED = 0
+
+Builder = Callable[[datasets.ImageArrays, int], tf.data.Dataset | None]
 
 
-def _normalize(images, labels):
-  return tf.cast(images, tf.float32) / 255.0, tf.one_hot(labels, 10)
+def loader(train: datasets.ImageArrays, batch_size: int) -> tf.data.Dataset:
+  return datasets.batches(train, batch_size=batch_size, seed=SEED)
 
 
-def plain(train: datasets.ImageArrays, batch_size: int) -> tf.data.Dataset:
-  ds = tf.data.Dataset.from_tensor_slices((train.images, train.labels))
-  ds = ds.shuffle(len(train), seed=0).batch(batch_size)
-  return ds.map(_normalize, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+def _tfmixup(name: str, **kwargs) -> Builder:
+  def build(train: datasets.ImageArrays, batch_size: int) -> tf.data.Dataset | None:
+    stage = getattr(datasets, name, None)
+    if stage is None:
+      return None
+    return stage(train, batch_size=batch_size, seed=SEED, **kwargs)
+
+  return build
 
 
-def tfmixup_mixup(train: datasets.ImageArrays, batch_size: int) -> tf.data.Dataset:
-  return datasets.mixup(train, batch_size=batch_size, seed=0)
-
-
-def tfmixup_pair_sampling(train: datasets.ImageArrays, batch_size: int) -> tf.data.Dataset:
-  return datasets.pair_sampling(train, batch_size=batch_size, seed=0)
-
-
-def keras_mixup_layer(train: datasets.ImageArrays, batch_size: int) -> tf.data.Dataset:
-  layer = keras.layers.MixUp(alpha=1.0, seed=0)
-
+def _keras_layer(layer: keras.layers.Layer) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
   def mix(images, labels):
     out = layer({"images": images, "labels": labels})
     return out["images"], out["labels"]
 
-  return plain(train, batch_size).map(mix, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+  return mix
 
 
-def keras_io_pattern(train: datasets.ImageArrays, batch_size: int) -> tf.data.Dataset:
-  def stream(seed):
-    ds = tf.data.Dataset.from_tensor_slices((train.images, train.labels)).map(_normalize, num_parallel_calls=AUTOTUNE)
-    return ds.shuffle(len(train), seed=seed).batch(batch_size)
+def keras_mixup(train: datasets.ImageArrays, batch_size: int) -> tf.data.Dataset:
+  mix = _keras_layer(keras.layers.MixUp(alpha=1.0, seed=SEED))
+  return loader(train, batch_size).map(mix, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
 
-  def mix(a, b):
-    (x1, y1), (x2, y2) = a, b
-    size = tf.shape(x1)[:1]
-    g1 = tf.random.gamma(size, 1.0)
-    g2 = tf.random.gamma(size, 1.0)
-    lam = g1 / (g1 + g2)
-    return (
-      tf.reshape(lam, [-1, 1, 1, 1]) * x1 + tf.reshape(1 - lam, [-1, 1, 1, 1]) * x2,
-      tf.reshape(lam, [-1, 1]) * y1 + tf.reshape(1 - lam, [-1, 1]) * y2,
-    )
 
-  return tf.data.Dataset.zip(stream(1), stream(2)).map(mix, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+def keras_cutmix(train: datasets.ImageArrays, batch_size: int) -> tf.data.Dataset:
+  mix = _keras_layer(keras.layers.CutMix(factor=1.0, seed=SEED))
+  return loader(train, batch_size).map(mix, num_parallel_calls=AUTOTUNE).prefetch(AUTOTUNE)
+
+
+def usual_keras_mixup(train: datasets.ImageArrays, batch_size: int) -> tf.data.Dataset:
+  num_classes = train.num_classes
+
+  def normalize(images, labels):
+    return tf.cast(images, tf.float32) / 255.0, tf.one_hot(labels, num_classes)
+
+  mix = _keras_layer(keras.layers.MixUp(alpha=1.0, seed=SEED))
+  ds = tf.data.Dataset.from_tensor_slices((train.images, train.labels))
+  ds = ds.shuffle(len(train), seed=SEED).batch(batch_size)
+  ds = ds.map(normalize, num_parallel_calls=AUTOTUNE).map(mix, num_parallel_calls=AUTOTUNE)
+  return ds.prefetch(AUTOTUNE)
 
 
 def tfmixup_mixup_dataset(train: datasets.ImageArrays, batch_size: int) -> tf.data.Dataset:
-  return datasets.mixup(train.to_dataset(), batch_size=batch_size, seed=0, num_classes=train.num_classes)
+  return datasets.mixup(train.to_dataset(), batch_size=batch_size, seed=SEED, num_classes=train.num_classes)
 
 
-VARIANTS = {
-  "a_plain": plain,
-  "b_tfmixup_mixup": tfmixup_mixup,
-  "c_tfmixup_pair_sampling": tfmixup_pair_sampling,
-  "d_keras_layers_MixUp": keras_mixup_layer,
-  "e_keras_io_pattern": keras_io_pattern,
-  "f_tfmixup_mixup_on_dataset": tfmixup_mixup_dataset,
+# name -> (description, builder); (a) first: the reference of every ratio.
+VARIANTS: dict[str, tuple[str, Builder]] = {
+  "a_loader": ("loader without mixing: `datasets.batches(seed=0)` on the arrays", loader),
+  "b_tfmixup_mixup": ("tfmixup `mixup` on the arrays", _tfmixup("mixup")),
+  "c_tfmixup_pair_sampling": ("tfmixup `pair_sampling` on the arrays", _tfmixup("pair_sampling")),
+  "d_tfmixup_cutmix": ("tfmixup `cutmix` on the arrays", _tfmixup("cutmix")),
+  "e_tfmixup_mixup_cutmix": ("tfmixup `mixup_cutmix` (switch_prob=0.5) on the arrays", _tfmixup("mixup_cutmix")),
+  "f_keras_MixUp": ("`keras.layers.MixUp(alpha=1)` mapped over (a)", keras_mixup),
+  "g_keras_CutMix": ("`keras.layers.CutMix(factor=1)` mapped over (a)", keras_cutmix),
+  "h_usual_keras_MixUp": (
+    "usual pipeline: `from_tensor_slices.shuffle(N).batch.map(normalize, one_hot).map(keras.layers.MixUp)`",
+    usual_keras_mixup,
+  ),
+  "i_tfmixup_mixup_dataset": ("tfmixup `mixup` on a `tf.data.Dataset` input", tfmixup_mixup_dataset),
 }
+OPTIONAL = ("i_tfmixup_mixup_dataset",)  # measured only on request: ~10 s an epoch on 2 cores
+REFERENCE = "a_loader"
+# The issue's targets: (numerator, denominator, bound).
+TARGETS = (
+  ("b_tfmixup_mixup", "a_loader", 0.6),
+  ("b_tfmixup_mixup", "f_keras_MixUp", 1.2),
+  ("d_tfmixup_cutmix", "g_keras_CutMix", 1.0),
+)
+# Further like-for-like pairs reported (pairwise per repetition).
+PAIRS = (*((n, d) for n, d, _ in TARGETS), ("e_tfmixup_mixup_cutmix", "g_keras_CutMix"))
 
 
-def iterate(ds: tf.data.Dataset) -> int:
-  """Runs one epoch; returns the number of images seen."""
-  n = 0
-  for images, _ in ds:
-    n += int(images.shape[0])
-  return n
+def build(train: datasets.ImageArrays, batch_size: int, names: list[str]) -> tuple[dict, list[str]]:
+  """Builds the named variants; returns ({name: dataset}, [skipped names])."""
+  built, skipped = {}, []
+  for name in names:
+    ds = VARIANTS[name][1](train, batch_size)
+    if ds is None:
+      skipped.append(name)
+    else:
+      built[name] = ds
+  return built, skipped
 
 
 def uint8_bytes(train: datasets.ImageArrays) -> int:
