@@ -267,23 +267,40 @@ def markdown(results):
 def targets(results, pipeline_targets):
   """The targets, checked against the numbers above (only for the parts measured)."""
   rows = []
-  lines = ["## Targets", "", "| target | measured | met |", "|---|---|---|"]
+  lines = [
+    "## Targets",
+    "",
+    "Pipeline targets two ways: wall-clock throughput (the ratio of images/s, median and min-max over"
+    " repetitions) and work per image (the inverse ratio of process CPU µs per batch, medians), which other"
+    " load on a shared 2-core host disturbs far less. Rows from sections 2 and 3 name the tfmixup version"
+    " that measured them.",
+    "",
+    "| target | measured: wall clock | met | measured: CPU per batch | met |",
+    "|---|---|---|---|---|",
+  ]
   if "pipeline" in results:
     p = results["pipeline"]
     for num, den, bound in pipeline_targets:
-      name = f"{num} >= {bound}x {den} (median ratio; min-max over repetitions)"
+      name = f"{num} >= {bound}x {den}"
       if num in p["rates"] and den in p["rates"]:
         s = p["pairs"][f"{num}/{den}"]
         met = "yes" if s["median"] >= bound else "NO"
-        lines.append(f"| {name} | {s['median']:.3f} ({s['min']:.2f}-{s['max']:.2f}) | {met} |")
+        cpu = p["cpu_us"][den]["median"] / p["cpu_us"][num]["median"]
+        cpu_met = "yes" if cpu >= bound else "NO"
+        lines.append(f"| {name} | {s['median']:.3f} ({s['min']:.2f}-{s['max']:.2f}) | {met} | {cpu:.3f} | {cpu_met} |")
       else:
-        lines.append(f"| {name} | not measured | - |")
+        lines.append(f"| {name} | not measured | - | | |")
+
+  def version(part: str) -> str:
+    return (results[part]["meta"].get("machine") or {}).get("tfmixup", "?")
+
   if "training" in results:
     t = results["training"]["results"]
     for jit in ("false", "true"):
       for method in ("mixup", "pair_sampling"):
         ratio = t[f"{method}/jit_{jit}"]["median"] / t[f"erm/jit_{jit}"]["median"]
-        rows.append((f"{method} epoch <= 1.03x no mixing (jit_compile={jit})", ratio, 1.03, "<="))
+        label = f"{method} epoch <= 1.03x no mixing (jit_compile={jit}; tfmixup {version('training')})"
+        rows.append((label, ratio, 1.03, "<="))
     faster = "true" if t["erm/jit_true"]["median"] < t["erm/jit_false"]["median"] else "false"
     auto = "true" if results["training"]["meta"]["machine"]["gpu"] else "false"
     rows.append(
@@ -293,10 +310,11 @@ def targets(results, pipeline_targets):
     mem = results["memory"]["results"]
     for name in ("b_tfmixup_mixup", "c_tfmixup_pair_sampling"):
       m = mem[name]
-      rows.append((f"{name} pipeline memory <= 2x uint8 data", m["peak_mb"] / m["uint8_mb"], 2.0, "<="))
+      label = f"{name} pipeline memory <= 2x uint8 data (tfmixup {version('memory')})"
+      rows.append((label, m["peak_mb"] / m["uint8_mb"], 2.0, "<="))
   for name, value, bound, op in rows:
     met = value >= bound if op == ">=" else value <= bound
-    lines.append(f"| {name} | {value:.3f} | {'yes' if met else 'NO'} |")
+    lines.append(f"| {name} | {value:.3f} | {'yes' if met else 'NO'} | | |")
   return [*lines, ""]
 
 

@@ -9,6 +9,9 @@ A mixer has two halves, kept apart as everywhere in tfmixup:
   are `[num_batches, batch_size]` (or `[num_batches]` for per-batch values).
 * `apply(images_a, labels_a, images_b, labels_b, draws)`: the arithmetic
   for one batch, given that batch's row of the draws (`mixing.py`).
+* optionally `apply_stored(..., scale)`: the same on images as stored
+  (uint8 in memory), scaling to float in the same pass; the in-memory path
+  uses it where a mixer has it (fewer passes over the pixels).
 
 Drawing an epoch's numbers at once costs one op per epoch instead of a
 dozen per batch (see BENCHMARKS.md). Every mixer draws per sample; a
@@ -85,6 +88,9 @@ class Mixup:
   def apply(self, images_a, labels_a, images_b, labels_b, drawn: dict) -> tuple[tf.Tensor, tf.Tensor]:
     return mixing.mix_batches(images_a, labels_a, images_b, labels_b, _rows(drawn["lam"], images_a))
 
+  def apply_stored(self, images_a, labels_a, images_b, labels_b, drawn: dict, scale: float):  # noqa: PLR0917
+    return mixing.mix_stored_batches(images_a, labels_a, images_b, labels_b, _rows(drawn["lam"], images_a), scale)
+
 
 @dataclasses.dataclass(frozen=True)
 class PairSampling:
@@ -110,6 +116,10 @@ class PairSampling:
   def apply(self, images_a, labels_a, images_b, labels_b, drawn: dict) -> tuple[tf.Tensor, tf.Tensor]:
     del labels_b  # The partner's label plays no part.
     return mixing.mix_batches(images_a, labels_a, images_b, labels_a, _rows(drawn["lam"], images_a))
+
+  def apply_stored(self, images_a, labels_a, images_b, labels_b, drawn: dict, scale: float):  # noqa: PLR0917
+    del labels_b
+    return mixing.mix_stored_batches(images_a, labels_a, images_b, labels_a, _rows(drawn["lam"], images_a), scale)
 
 
 @dataclasses.dataclass(frozen=True)

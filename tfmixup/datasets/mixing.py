@@ -43,6 +43,44 @@ def mix_batches(
   return images, labels
 
 
+def mix_stored_batches(  # noqa: PLR0917 - two batches, λ and a scale, as mix_batches
+  images_a: tf.Tensor,
+  labels_a: tf.Tensor,
+  images_b: tf.Tensor,
+  labels_b: tf.Tensor,
+  lam: tf.Tensor,
+  scale: float,
+) -> tuple[tf.Tensor, tf.Tensor]:
+  """Mixup of two batches as stored (e.g. uint8), scaling to float in the same step.
+
+  x = (λ·scale)·x_a + ((1-λ)·scale)·x_b: two casts, two products and a sum
+  over the pixels, where scaling first and mixing after takes two more
+  passes. Equals `mix_batches(scale·x_a, y_a, scale·x_b, y_b, λ)` up to float
+  rounding (a product rounded once instead of twice; exactly equal for
+  scale = 1).
+
+  Args:
+    images_a: `[B, H, W, C]`, any real dtype (uint8 0-255 with scale 1/255).
+    labels_a: float32 `[B, K]`.
+    images_b: `[B, H, W, C]`, the partners, same dtype.
+    labels_b: float32 `[B, K]`.
+    lam: float32 `[B]` in [0, 1].
+    scale: the factor that maps stored values to float images.
+
+  Returns:
+    `(images float32 [B, H, W, C], labels float32 [B, K])`.
+  """
+  lam = tf.convert_to_tensor(lam, dtype=tf.float32)
+  weight_a = tf.reshape(lam * scale, [-1, 1, 1, 1])
+  weight_b = tf.reshape((1.0 - lam) * scale, [-1, 1, 1, 1])
+  images = tf.cast(images_a, tf.float32) * weight_a + tf.cast(images_b, tf.float32) * weight_b
+  lam_labels = lam[:, tf.newaxis]
+  labels = lam_labels * tf.convert_to_tensor(labels_a, tf.float32) + (1.0 - lam_labels) * tf.convert_to_tensor(
+    labels_b, tf.float32
+  )
+  return images, labels
+
+
 def pair_batches(images_a: tf.Tensor, labels_a: tf.Tensor, images_b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
   """SamplePairing (Inoue, 2018): average two images, keep the first label.
 
