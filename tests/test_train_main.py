@@ -148,8 +148,7 @@ class MainRunTest(tf.test.TestCase):
     # table's row is the method's label.
     for args, label in (
       (["--method=cutmix"], "CutMix"),
-      (["--pair_sampling"], "pair sampling"),
-      (["--method=mixup_cutmix", "--label_smoothing=0.1", "--off_last=1", "--epochs=2"], "Mixup or CutMix"),
+      (["--pair_sampling", "--label_smoothing=0.1", "--off_last=1", "--epochs=2"], "pair sampling"),
     ):
       out = self.create_tempdir().full_path
       proc = run_main(
