@@ -4,8 +4,10 @@
   tfmixup-train --subset=689 --method=cutmix --data_dir=../shared/mnist
 
 Trains the three-conv model (`--runs` seeds) with the method named and
-prints the study's train (test) table. Flags in, a `TrainConfig` to the
-library, results out; the work is in `tfmixup.training`.
+prints a train (test) table in the form of the study's Table 1 (陈晋泰,
+"Mixup 技术分析", course report; see `tfmixup/study/__init__.py`). Flags in,
+a `TrainConfig` to the library, results out; the work is in
+`tfmixup.training`.
 """
 
 import math
