@@ -84,8 +84,8 @@ MUTANTS = {
     [
       (
         STAGES,
-        "    epoch_seed = seeds.epoch_seed(root, epoch)\n\n    def stream(",
-        "    epoch_seed = seeds.epoch_seed(root, 0 * epoch)\n\n    def stream(",
+        "    epoch_seed = seeds.epoch_seed(root, epoch)\n    active = _epoch_active(options, epoch)\n",
+        "    epoch_seed = seeds.epoch_seed(root, 0 * epoch)\n    active = _epoch_active(options, epoch)\n",
       )
     ],
   ),

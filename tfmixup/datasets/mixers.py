@@ -55,6 +55,12 @@ def check_probability(prob: float, name: str) -> float:
   return value
 
 
+def _check_alpha_and_prob(mixer) -> None:
+  """Checks and normalizes a frozen mixer's `alpha` and `prob` fields in place."""
+  object.__setattr__(mixer, "alpha", check_alpha(mixer.alpha))
+  object.__setattr__(mixer, "prob", check_probability(mixer.prob, "prob"))
+
+
 def _rows(values: tf.Tensor, images: tf.Tensor) -> tf.Tensor:
   """A batch's draws cut to its size (the last batch may be smaller)."""
   return values[: tf.shape(images)[0]]
@@ -73,8 +79,7 @@ class Mixup:
   prob: float = 1.0
 
   def __post_init__(self) -> None:
-    object.__setattr__(self, "alpha", check_alpha(self.alpha))
-    object.__setattr__(self, "prob", check_probability(self.prob, "prob"))
+    _check_alpha_and_prob(self)
 
   def draw(self, seed: tf.Tensor, num_batches, batch_size: int, image_shape) -> dict[str, tf.Tensor]:
     del image_shape
@@ -137,10 +142,10 @@ class CutMix:
 
   alpha: float = 1.0
   prob: float = 1.0
+  needs_image_size = True  # boxes are drawn in pixels
 
   def __post_init__(self) -> None:
-    object.__setattr__(self, "alpha", check_alpha(self.alpha))
-    object.__setattr__(self, "prob", check_probability(self.prob, "prob"))
+    _check_alpha_and_prob(self)
 
   def draw(self, seed: tf.Tensor, num_batches, batch_size: int, image_shape) -> dict[str, tf.Tensor]:
     lam_seed, apply_seed, box_seed = tf.unstack(split(seed, 3))
@@ -169,6 +174,7 @@ class MixupOrCutMix:
   cutmix_alpha: float = 1.0
   switch_prob: float = 0.5
   prob: float = 1.0
+  needs_image_size = True  # boxes are drawn in pixels
 
   def __post_init__(self) -> None:
     object.__setattr__(self, "mixup_alpha", check_alpha(self.mixup_alpha, "mixup_alpha"))

@@ -263,7 +263,7 @@ def _from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: _Optio
     raise DataError(f"dataset elements must be (image, label) pairs, got {spec}")
   _check_image_spec(spec[0].dtype, spec[0].shape.rank, "dataset")
   image_shape = spec[0].shape
-  if mixer is not None and isinstance(mixer, mixers.CutMix | mixers.MixupOrCutMix) and None in image_shape[:2]:
+  if getattr(mixer, "needs_image_size", False) and None in image_shape[:2]:
     raise DataError(f"dataset: CutMix needs a known image height and width, got shape {image_shape}")
   fmt = label_format(spec[1].dtype, spec[1].shape, options.num_classes)
   batch_size, drop_remainder = options.batch_size, options.drop_remainder
@@ -271,14 +271,13 @@ def _from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: _Optio
   def prepare(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     return _to_float_images(images), to_rows(labels, fmt)
 
+  def unmixed(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    x, y = prepare(images, labels)
+    return x, mixing.smooth_labels(y, options.label_smoothing)
+
   if options.seed is None:
-
-    def prepare_smoothed(images: tf.Tensor, labels: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-      x, y = prepare(images, labels)
-      return x, mixing.smooth_labels(y, options.label_smoothing)
-
     ds = dataset.batch(batch_size, drop_remainder=drop_remainder)
-    return ds.map(prepare_smoothed, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return ds.map(unmixed, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
   shuffle_buffer = options.shuffle_buffer
   if shuffle_buffer is None:
     shuffle_buffer = int(dataset.cardinality())
@@ -304,8 +303,7 @@ def _from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: _Optio
 
     first = stream(seeds.Stream.SHUFFLE_A)
     if mixer is None:
-      plain = lambda x, y: finish(*prepare(x, y), None, {}, None)
-      return first.map(plain, num_parallel_calls=tf.data.AUTOTUNE)
+      return first.map(unmixed, num_parallel_calls=tf.data.AUTOTUNE)
     # The number of batches may be unknown here: draws are made per batch,
     # from a stream of per-batch seeds.
     pairs = tf.data.Dataset.zip(
