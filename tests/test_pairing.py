@@ -1,4 +1,7 @@
-"""Statistical tests of pairing: proper, independent permutations every epoch, on both input paths.
+"""Statistical tests of pairing: proper, independent permutations every epoch, on every input path.
+
+The paths: in-memory arrays, a `tf.data.Dataset`, and the device feed
+(in-memory arrays mixed by `ResidentImages`, which must pass the same tests).
 
 Each example's identity is readable from the stage's output (see `identity_data`),
 so every test sees exactly which example was paired with which. Sizes are
@@ -22,13 +25,23 @@ DATASET_SIZE = 30_000
 BATCH = 500
 
 
+class DeviceEpochs:
+  """A device feed read like a stage: one epoch of numpy `(images, labels)` batches per iteration."""
+
+  def __init__(self, feed: datasets.DeviceFeed) -> None:
+    self.feed = feed
+
+  def __iter__(self):
+    return self.feed.batches(1)
+
+
 def identity_data(size: int, as_dataset: bool):
   """Image i is the constant i ([1, 1, 1]); its label row is (i/2**16, 1 - i/2**16)."""
   index = np.arange(size)
   images = index.astype(np.float32).reshape(size, 1, 1, 1)
   t = (index / _SCALE).astype(np.float32)
   labels = np.stack([t, 1 - t], axis=1)
-  if as_dataset:
+  if as_dataset is True:
     return tf.data.Dataset.from_tensor_slices((images, labels))
   return images, labels
 
@@ -37,13 +50,16 @@ def first_and_partner(ds) -> tuple[np.ndarray, np.ndarray]:
   """One epoch of pair sampling over `identity_data`: (first index, partner index), in order."""
   firsts, partners = [], []
   for x, y in ds:
-    a = np.rint(y.numpy()[:, 0].astype(np.float64) * _SCALE)
+    a = np.rint(np.asarray(y)[:, 0].astype(np.float64) * _SCALE)
     firsts.append(a)
-    partners.append(np.rint(2 * x.numpy().reshape(-1).astype(np.float64) - a))
+    partners.append(np.rint(2 * np.asarray(x).reshape(-1).astype(np.float64) - a))
   return np.concatenate(firsts).astype(np.int64), np.concatenate(partners).astype(np.int64)
 
 
-def pair_stage(size: int, as_dataset: bool, seed: int = 0):
+def pair_stage(size: int, as_dataset: bool | str, seed: int | None = 0):
+  """Pair sampling over `identity_data`; `as_dataset`: False (arrays), True (a Dataset) or "device"."""
+  if as_dataset == "device":
+    return DeviceEpochs(datasets.device_pair_sampling(identity_data(size, False), batch_size=BATCH, seed=seed))
   return datasets.pair_sampling(identity_data(size, as_dataset), batch_size=BATCH, seed=seed)
 
 
@@ -52,7 +68,7 @@ def same_eighth(u: np.ndarray, v: np.ndarray, size: int) -> float:
   return float(np.mean(u * 8 // size == v * 8 // size))
 
 
-PATHS = (("arrays", False, ARRAY_SIZE), ("dataset", True, DATASET_SIZE))
+PATHS = (("arrays", False, ARRAY_SIZE), ("dataset", True, DATASET_SIZE), ("device", "device", ARRAY_SIZE))
 
 
 class PairingStatisticsTest(tf.test.TestCase, parameterized.TestCase):
@@ -118,7 +134,7 @@ class PairingStatisticsTest(tf.test.TestCase, parameterized.TestCase):
 class ClassSortedTest(tf.test.TestCase, parameterized.TestCase):
   """Data stored sorted by class: pairs are same-class with probability Σ p_k², no more."""
 
-  @parameterized.named_parameters(("arrays", False, 40_000), ("dataset", True, 20_000))
+  @parameterized.named_parameters(("arrays", False, 40_000), ("dataset", True, 20_000), ("device", "device", 40_000))
   def test_same_class_fraction(self, as_dataset, size):
     shares = np.array([0.3, 0.2, 0.15, 0.1, 0.1, 0.06, 0.05, 0.04])
     labels = np.repeat(np.arange(8), np.round(shares * size).astype(int))[:size]
@@ -126,12 +142,15 @@ class ClassSortedTest(tf.test.TestCase, parameterized.TestCase):
     # Class-coded images: pair sampling's (a + b)/2 = (c_a + c_b)/2, and the
     # label keeps c_a; the sum reveals c_b.
     images = labels.astype(np.float32).reshape(-1, 1, 1, 1)
-    data = (images, labels) if not as_dataset else tf.data.Dataset.from_tensor_slices((images, labels))
-    ds = datasets.pair_sampling(data, batch_size=BATCH, seed=3, num_classes=8)
+    data = tf.data.Dataset.from_tensor_slices((images, labels)) if as_dataset is True else (images, labels)
+    if as_dataset == "device":
+      ds = DeviceEpochs(datasets.device_pair_sampling(data, batch_size=BATCH, seed=3, num_classes=8))
+    else:
+      ds = datasets.pair_sampling(data, batch_size=BATCH, seed=3, num_classes=8)
     same = []
     for x, y in ds:
-      c_a = np.argmax(y.numpy(), axis=1)
-      c_b = np.rint(2 * x.numpy().reshape(-1) - c_a)
+      c_a = np.argmax(np.asarray(y), axis=1)
+      c_b = np.rint(2 * np.asarray(x).reshape(-1) - c_a)
       same.append(c_a == c_b)
     fraction = float(np.mean(np.concatenate(same)))
     # sd of the fraction ~ 0.002 here; tfmixup 0.1.0 gave 0.895 for 0.125.
@@ -155,9 +174,12 @@ class MixupPairsTest(tf.test.TestCase, parameterized.TestCase):
     index = np.arange(self.SIZE)
     self.data = (index.astype(np.float32).reshape(-1, 1, 1, 1), index % 16)
 
-  def stream(self, as_dataset: bool, seed: int):
-    data = tf.data.Dataset.from_tensor_slices(self.data) if as_dataset else self.data
+  def stream(self, as_dataset: bool | str, seed: int):
+    data = tf.data.Dataset.from_tensor_slices(self.data) if as_dataset is True else self.data
     first = datasets.batches(data, batch_size=BATCH, seed=seed, num_classes=16)
+    if as_dataset == "device":
+      feed = datasets.device_mixup(data, batch_size=BATCH, seed=seed, alpha=self.ALPHA, num_classes=16)
+      return first, DeviceEpochs(feed)
     mixed = datasets.mixup(data, batch_size=BATCH, seed=seed, alpha=self.ALPHA, num_classes=16)
     return first, mixed
 
@@ -166,8 +188,8 @@ class MixupPairsTest(tf.test.TestCase, parameterized.TestCase):
     a = np.concatenate([np.rint(x.numpy().reshape(-1)) for x, _ in first_ds]).astype(np.int64)
     xs, ys, batch_of = [], [], []
     for step, (x, y) in enumerate(mixed_ds):
-      xs.append(x.numpy().reshape(-1).astype(np.float64))
-      ys.append(y.numpy())
+      xs.append(np.asarray(x).reshape(-1).astype(np.float64))
+      ys.append(np.asarray(y))
       batch_of.append(np.full(len(x), step))
     x, y, batch_of = np.concatenate(xs), np.concatenate(ys), np.concatenate(batch_of)
     lam_at_first = y[np.arange(len(a)), a % 16]
@@ -181,7 +203,7 @@ class MixupPairsTest(tf.test.TestCase, parameterized.TestCase):
     self_pairs = int(np.sum((x == a) & (y.max(axis=1) == 1.0)))
     return a, partner, lam, batch_of, self_pairs
 
-  @parameterized.named_parameters(("arrays", False), ("dataset", True))
+  @parameterized.named_parameters(("arrays", False), ("dataset", True), ("device", "device"))
   def test_partners_independent_and_lambda_fresh(self, as_dataset):
     first_ds, mixed_ds = self.stream(as_dataset, seed=11)
     epochs = [self.read_epoch(first_ds, mixed_ds) for _ in range(2)]
@@ -223,7 +245,7 @@ class SeedTest(tf.test.TestCase, parameterized.TestCase):
     )
     self.assertAllEqual(first, plain)
 
-  @parameterized.named_parameters(("arrays", False), ("dataset", True))
+  @parameterized.named_parameters(("arrays", False), ("dataset", True), ("device", "device"))
   def test_negative_and_extreme_seeds(self, as_dataset):
     orders = {}
     for seed in (-1, -(2**63), 2**63 - 1, 0):
@@ -244,7 +266,7 @@ class SeedTest(tf.test.TestCase, parameterized.TestCase):
       with self.assertRaisesRegex(datasets.DataError, message):
         datasets.mixup(identity_data(10, as_dataset), batch_size=2, seed=seed)
 
-  @parameterized.named_parameters(("arrays", False), ("dataset", True))
+  @parameterized.named_parameters(("arrays", False), ("dataset", True), ("device", "device"))
   def test_seed_none_mixes_from_a_fresh_seed(self, as_dataset):
     # Never silently unmixed: every example gets a partner, and two stages
     # built with seed=None differ.
@@ -255,14 +277,17 @@ class SeedTest(tf.test.TestCase, parameterized.TestCase):
     self.assertNotAllEqual(runs[0][0], runs[1][0])
     index = np.arange(2000)
     data = (index.astype(np.float32).reshape(-1, 1, 1, 1), index % 4)
-    if as_dataset:
+    if as_dataset is True:
       data = tf.data.Dataset.from_tensor_slices(data)
-    _, y = next(iter(datasets.mixup(data, batch_size=2000, seed=None, num_classes=4)))
-    self.assertGreater(np.mean(y.numpy().max(axis=1) < 1.0), 0.5)  # labels are mixed
+    if as_dataset == "device":
+      _, y = next(iter(DeviceEpochs(datasets.device_mixup(data, batch_size=2000, seed=None, num_classes=4))))
+    else:
+      _, y = next(iter(datasets.mixup(data, batch_size=2000, seed=None, num_classes=4)))
+    self.assertGreater(np.mean(np.asarray(y).max(axis=1) < 1.0), 0.5)  # labels are mixed
 
 
-def pair_stage_none(as_dataset: bool):
-  return datasets.pair_sampling(identity_data(2000, as_dataset), batch_size=BATCH, seed=None)
+def pair_stage_none(as_dataset: bool | str):
+  return pair_stage(2000, as_dataset, seed=None)
 
 
 class KerasEpochTest(tf.test.TestCase):

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
   from tfmixup.datasets import Schedule
 
 JIT_CHOICES = ("auto", "true", "false")
+FEED_CHOICES = ("auto", "host", "device")
 
 
 class ConfigError(ValueError):
@@ -73,7 +74,16 @@ class TrainConfig:
     learning_rate: Adam's learning rate.
     data_dir: IDX directory or TFDS data directory (None: TFDS default).
     download: let TFDS download into `data_dir` (always allowed when it is None).
-    jit_compile: "auto" (XLA when a GPU is visible), "true" or "false".
+    jit_compile: "auto" (compile where the backend needs it: always under
+      JAX, with TensorFlow on an accelerator; see `tfmixup.backend`),
+      "true" or "false".
+    feed: how batches reach the model: "host" (the `tf.data` stage sends
+      images), "device" (the data resident on the device, mixed in the
+      compiled step: `tfmixup.datasets.device_feed`), or "auto" (device
+      when the backend sees an accelerator and the method has a device feed).
+    steps_per_execution: training steps per compiled call (Keras's
+      `compile(steps_per_execution=)`); more cuts per-step overhead on an
+      accelerator.
     train_size: use only the first N training images (None: all).
     test_size: use only the first N test images (None: all).
   """
@@ -97,6 +107,8 @@ class TrainConfig:
   data_dir: str | None = None
   download: bool = False
   jit_compile: str = "auto"
+  feed: str = "auto"
+  steps_per_execution: int = 1
   train_size: int | None = None
   test_size: int | None = None
 
@@ -133,6 +145,13 @@ class TrainConfig:
       raise ConfigError(f"learning_rate must be finite and > 0, got {self.learning_rate!r}")
     if self.jit_compile not in JIT_CHOICES:
       raise ConfigError(f"jit_compile must be one of {JIT_CHOICES}, got {self.jit_compile!r}")
+    if self.feed not in FEED_CHOICES:
+      raise ConfigError(f"feed must be one of {FEED_CHOICES}, got {self.feed!r}")
+    if self.feed == "device" and method.device_feed is None:
+      raise ConfigError(f"method {self.method!r} has no device feed; use feed 'host' or 'auto'")
+    spe = self.steps_per_execution
+    if isinstance(spe, bool) or not isinstance(spe, int) or spe < 1:
+      raise ConfigError(f"steps_per_execution must be a positive integer, got {spe!r}")
     if self.classes is not None:
       classes = tuple(int(c) for c in self.classes)
       if len(set(classes)) != len(classes) or len(classes) < 2:

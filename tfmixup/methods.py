@@ -40,6 +40,9 @@ class Method:
       label_smoothing, schedule, initial_epoch); None: plain shuffled batches.
     wrap_model: `wrap_model(model, config) -> keras.Model`, applied to the
       uncompiled model before `compile`; None: the model as built.
+    device_feed: `device_feed(data, config, **options) -> DeviceFeed`, the
+      same batches with the data resident on the device
+      (`tfmixup.datasets.device_feed`); None: the method has none.
     mixes: whether the stage mixes examples (schedules apply only then).
     uses_alpha: whether `config.alpha` matters (it then appears in run names).
   """
@@ -48,24 +51,44 @@ class Method:
   label: str
   stage: Stage | None = None
   wrap_model: Callable[[keras.Model, TrainConfig], keras.Model] | None = None
+  device_feed: Callable[..., datasets.DeviceFeed] | None = None
   mixes: bool = True
   uses_alpha: bool = False
 
   def training_data(self, data: datasets.ImageArrays, config: TrainConfig, initial_epoch: int = 0) -> tf.data.Dataset:
     """The batches this method trains on: the method's stage with the config's common options."""
-    options = dict(
-      batch_size=config.batch_size,
-      seed=config.seed,
-      label_smoothing=config.label_smoothing,
-      initial_epoch=initial_epoch,
-    )
+    options = _options(config, initial_epoch)
     if self.stage is None:
       return datasets.batches(data, **options)
     return self.stage(data, config, schedule=config.schedule(), **options)
 
+  def device_training_data(
+    self, data: datasets.ImageArrays, config: TrainConfig, initial_epoch: int = 0
+  ) -> datasets.DeviceFeed:
+    """The same batches as `training_data`, through the method's device feed.
+
+    Raises:
+      ConfigError: the method has no device feed.
+    """
+    if self.device_feed is None:
+      raise ConfigError(f"method {self.name!r} has no device feed")
+    options = _options(config, initial_epoch)
+    if self.stage is not None:
+      options["schedule"] = config.schedule()
+    return self.device_feed(data, config, **options)
+
   def model(self, model: keras.Model, config: TrainConfig) -> keras.Model:
     """The model to compile: `wrap_model`'s result, or `model` itself."""
     return model if self.wrap_model is None else self.wrap_model(model, config)
+
+
+def _options(config: TrainConfig, initial_epoch: int) -> dict:
+  return dict(
+    batch_size=config.batch_size,
+    seed=config.seed,
+    label_smoothing=config.label_smoothing,
+    initial_epoch=initial_epoch,
+  )
 
 
 _REGISTRY: dict[str, Method] = {}
@@ -98,12 +121,20 @@ def get(name: str) -> Method:
     raise ConfigError(f"unknown method {name!r}; choose one of: {', '.join(names())}") from None
 
 
-register(Method(name="erm", label="without", mixes=False))
+register(
+  Method(
+    name="erm",
+    label="without",
+    device_feed=lambda data, c, **o: datasets.device_batches(data, **o),
+    mixes=False,
+  )
+)
 register(
   Method(
     name="mixup",
     label="Mixup",
     stage=lambda data, c, **o: datasets.mixup(data, alpha=c.alpha, prob=c.prob, **o),
+    device_feed=lambda data, c, **o: datasets.device_mixup(data, alpha=c.alpha, prob=c.prob, **o),
     uses_alpha=True,
   )
 )
@@ -130,5 +161,6 @@ register(
     name="pair_sampling",
     label="pair sampling",
     stage=lambda data, c, **o: datasets.pair_sampling(data, prob=c.prob, **o),
+    device_feed=lambda data, c, **o: datasets.device_pair_sampling(data, prob=c.prob, **o),
   )
 )

@@ -46,7 +46,19 @@ _DOWNLOAD = flags.DEFINE_bool(
   "download", False, "Let TFDS download into --data_dir (without --data_dir it always may)."
 )
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "output", "Where run JSONs and TensorBoard logs go.")
-_JIT_COMPILE = flags.DEFINE_enum("jit_compile", "auto", config_lib.JIT_CHOICES, "XLA: auto = on when a GPU is visible.")
+_JIT_COMPILE = flags.DEFINE_enum(
+  "jit_compile", "auto", config_lib.JIT_CHOICES, "Compile the step (XLA): auto = always under JAX, on a GPU under TF."
+)
+_FEED = flags.DEFINE_enum(
+  "feed",
+  "auto",
+  config_lib.FEED_CHOICES,
+  "host: tf.data sends images; device: data resident on the accelerator, mixed in the compiled step; "
+  "auto: device when the backend sees an accelerator and the method has a device feed.",
+)
+_STEPS_PER_EXECUTION = flags.DEFINE_integer(
+  "steps_per_execution", 1, "Training steps per compiled call (raise it on an accelerator).", lower_bound=1
+)
 _TRAIN_SIZE = flags.DEFINE_integer("train_size", None, "Use only the first N training images.", lower_bound=1)
 
 
@@ -125,6 +137,8 @@ def _config() -> config_lib.TrainConfig:
     data_dir=_DATA_DIR.value,
     download=_DOWNLOAD.value,
     jit_compile=_JIT_COMPILE.value,
+    feed=_FEED.value,
+    steps_per_execution=_STEPS_PER_EXECUTION.value,
     train_size=_TRAIN_SIZE.value,
   )
 

@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfmixup
-from tfmixup import datasets, methods, summaries
+from tfmixup import backend, datasets, methods, summaries
 from tfmixup.config import TrainConfig
 from tfmixup.model import build_model
 
@@ -55,10 +55,16 @@ def load_data(config: TrainConfig) -> SplitData:
 
 
 def resolve_jit_compile(setting: str) -> bool:
-  """ "auto" means XLA when a GPU is visible: on this CPU it was ~2x slower."""
-  if setting == "auto":
-    return bool(tf.config.list_physical_devices("GPU"))
-  return setting == "true"
+  """Whether to compile the training step: "auto" as `tfmixup.backend.resolve_jit_compile` says."""
+  return backend.resolve_jit_compile(setting)
+
+
+def resolve_feed(config: TrainConfig, backend_info: backend.BackendInfo | None = None) -> str:
+  """ "host" or "device": "auto" is the device feed when the backend has an accelerator and the method a device feed."""
+  if config.feed != "auto":
+    return config.feed
+  backend_info = backend_info or backend.info()
+  return "device" if backend_info.accelerated and methods.get(config.method).device_feed else "host"
 
 
 def training_stage(config: TrainConfig, train: datasets.ImageArrays, initial_epoch: int = 0) -> tf.data.Dataset:
@@ -144,14 +150,41 @@ def prepare_output_dir(output_dir: str) -> None:
 
 def compile_model(config: TrainConfig, input_shape, num_classes: int) -> keras.Model:
   """The three-conv model, as the config's method wants it (`Method.wrap_model`), compiled."""
+  return build_trainer(config, input_shape, num_classes)[1]
+
+
+def build_trainer(
+  config: TrainConfig, input_shape, num_classes: int, feed: datasets.DeviceFeed | None = None
+) -> tuple[keras.Model, keras.Model]:
+  """The model and the compiled model that trains it.
+
+  Returns:
+    `(model, trainer)`: the method's model (takes images) and the model
+    compiled for training: the model itself, or with a device `feed`,
+    `feed.model(model)` (takes the feed's indices; shares the weights).
+  """
   model = methods.get(config.method).model(build_model(input_shape, num_classes), config)
-  model.compile(
+  trainer = model if feed is None else feed.model(model)
+  trainer.compile(
     optimizer=keras.optimizers.Adam(config.learning_rate),
     loss=keras.losses.CategoricalCrossentropy(from_logits=True),
     metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     jit_compile=resolve_jit_compile(config.jit_compile),
+    steps_per_execution=config.steps_per_execution,
   )
-  return model
+  return model, trainer
+
+
+class _TestAccuracy(keras.callbacks.Callback):
+  """Adds "val_accuracy" on the clean test split to each epoch's logs (for a model trained on a device feed)."""
+
+  def __init__(self, model: keras.Model, test: datasets.ImageArrays) -> None:
+    super().__init__()
+    self._images_model, self._test = model, test
+
+  def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    if logs is not None:
+      logs["val_accuracy"] = accuracy(self._images_model, self._test)
 
 
 def accuracy(model: keras.Model, data: datasets.ImageArrays) -> float:
@@ -250,23 +283,33 @@ def train(
       return saved
   start = time.perf_counter()
   versions = library_versions()  # before training: nothing after it may fail
+  backend.keep_tensorflow_off_accelerators()  # before TensorFlow touches a device
+  backend_info = backend.info()
   data = data if data is not None else load_data(config)
+  feed = resolve_feed(config, backend_info)
   keras.utils.set_random_seed(config.seed)
-  model = compile_model(config, data.train.images.shape[1:], data.train.num_classes)
+  device_feed = methods.get(config.method).device_training_data(data.train, config) if feed == "device" else None
+  model, trainer = build_trainer(config, data.train.images.shape[1:], data.train.num_classes, feed=device_feed)
   callbacks = []
+  if device_feed is None:
+    fit_data, validation_data = training_stage(config, data.train), datasets.batches(data.test, batch_size=EVAL_BATCH_SIZE)
+  else:
+    fit_data, validation_data = device_feed.dataset, None
+    callbacks.append(_TestAccuracy(model, data.test))
   if output_dir is not None:
     log_dir = os.path.join(output_dir, "tensorboard", config.run_name)
     callbacks.append(keras.callbacks.TensorBoard(log_dir))
-    # A stage of its own, same seed: the first batch training will see.
+    # A stage of its own, same seed: the first batch training will see (the
+    # device feed's batches are the stage's).
     examples = training_stage(config, data.train)
     summaries.write_training_examples(os.path.join(log_dir, "examples"), examples, data.train.class_names)
   if verbose == "auto":
     verbose = 1 if sys.stdout.isatty() else 2
-  history = model.fit(
-    training_stage(config, data.train),
+  history = trainer.fit(
+    fit_data,
     epochs=config.epochs,
     shuffle=False,  # The stages shuffle; Keras cannot shuffle a Dataset.
-    validation_data=datasets.batches(data.test, batch_size=EVAL_BATCH_SIZE),
+    validation_data=validation_data,
     callbacks=callbacks,
     verbose=verbose,
   )
@@ -282,8 +325,12 @@ def train(
     "train_accuracy": accuracy(model, data.train),
     "test_accuracy": accuracy(model, data.test),
     "wall_time_s": time.perf_counter() - start,
-    "jit_compile": resolve_jit_compile(config.jit_compile),
-    "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+    "backend": backend_info.name,
+    "devices": list(backend_info.devices),
+    "jit_compile": bool(trainer.jit_compile),
+    "feed": feed,
+    "steps_per_execution": config.steps_per_execution,
+    "device": "GPU" if backend_info.accelerated else "CPU",
     "versions": versions,
   }
   if output_dir is not None:

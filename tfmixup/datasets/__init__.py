@@ -5,6 +5,8 @@ Public API:
   mixup, cutmix, mixup_cutmix, pair_sampling         mixing stages
   paired                                             a stage for your own mixing function
   batches                                            plain batches (training without mixing, evaluation)
+  device_mixup, device_pair_sampling,                the same batches mixed on the accelerator
+  device_batches, DeviceFeed, ResidentImages         (data resident on the device)
   Schedule                                           the epochs a stage mixes in
   mix_batches, cut_batches, mix_or_cut_batches,      the pure arithmetic
   pair_batches, smooth_labels
@@ -13,6 +15,13 @@ Public API:
   DataError, IdxFormatError, DataUnavailableError, LabelError
 """
 
+from tfmixup.datasets.device_feed import (
+  DeviceFeed,
+  ResidentImages,
+  device_batches,
+  device_mixup,
+  device_pair_sampling,
+)
 from tfmixup.datasets.draws import sample_beta, sample_boxes
 from tfmixup.datasets.errors import DataError, DataUnavailableError, IdxFormatError, LabelError
 from tfmixup.datasets.idx import read_idx, write_idx
@@ -24,15 +33,20 @@ from tfmixup.datasets.stages import batches, cutmix, mixup, mixup_cutmix, pair_s
 
 __all__ = [
   "DataError",
+  "DeviceFeed",
   "DataUnavailableError",
   "IdxFormatError",
   "ImageArrays",
   "LabelError",
+  "ResidentImages",
   "Schedule",
   "batches",
   "check_alpha",
   "cut_batches",
   "cutmix",
+  "device_batches",
+  "device_mixup",
+  "device_pair_sampling",
   "load",
   "load_arrays",
   "mix_batches",

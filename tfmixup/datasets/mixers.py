@@ -12,6 +12,11 @@ A mixer has two halves, kept apart as everywhere in tfmixup:
 * optionally `apply_stored(..., scale)`: the same on images as stored
   (uint8 in memory), scaling to float in the same pass; the in-memory path
   uses it where a mixer has it (fewer passes over the pixels).
+* optionally `weights_and_labels(labels_a, labels_b, draws)`, for mixers
+  whose image is a per-sample weighted sum w·x_a + (1-w)·x_b (Mixup, pair
+  sampling): the weights w `[B]` and the mixed labels, without touching
+  the images. The device feed (`device_feed.py`) sends these and mixes the
+  images where they are resident.
 
 Drawing an epoch's numbers at once costs one op per epoch instead of a
 dozen per batch (see BENCHMARKS.md). Every mixer draws per sample; a
@@ -96,6 +101,10 @@ class Mixup:
   def apply_stored(self, images_a, labels_a, images_b, labels_b, drawn: dict, scale: float):  # noqa: PLR0917
     return mixing.mix_stored_batches(images_a, labels_a, images_b, labels_b, _rows(drawn["lam"], images_a), scale)
 
+  def weights_and_labels(self, labels_a, labels_b, drawn: dict) -> tuple[tf.Tensor, tf.Tensor]:
+    lam = _rows(drawn["lam"], labels_a)
+    return lam, mixing.mix_labels(labels_a, labels_b, lam)
+
 
 @dataclasses.dataclass(frozen=True)
 class PairSampling:
@@ -125,6 +134,10 @@ class PairSampling:
   def apply_stored(self, images_a, labels_a, images_b, labels_b, drawn: dict, scale: float):  # noqa: PLR0917
     del labels_b
     return mixing.mix_stored_batches(images_a, labels_a, images_b, labels_a, _rows(drawn["lam"], images_a), scale)
+
+  def weights_and_labels(self, labels_a, labels_b, drawn: dict) -> tuple[tf.Tensor, tf.Tensor]:
+    del labels_b
+    return _rows(drawn["lam"], labels_a), tf.convert_to_tensor(labels_a, tf.float32)
 
 
 @dataclasses.dataclass(frozen=True)

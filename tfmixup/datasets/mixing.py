@@ -74,11 +74,24 @@ def mix_stored_batches(  # noqa: PLR0917 - two batches, λ and a scale, as mix_b
   weight_a = tf.reshape(lam * scale, [-1, 1, 1, 1])
   weight_b = tf.reshape((1.0 - lam) * scale, [-1, 1, 1, 1])
   images = tf.cast(images_a, tf.float32) * weight_a + tf.cast(images_b, tf.float32) * weight_b
-  lam_labels = lam[:, tf.newaxis]
-  labels = lam_labels * tf.convert_to_tensor(labels_a, tf.float32) + (1.0 - lam_labels) * tf.convert_to_tensor(
+  return images, mix_labels(labels_a, labels_b, lam)
+
+
+def mix_labels(labels_a: tf.Tensor, labels_b: tf.Tensor, lam: tf.Tensor) -> tf.Tensor:
+  """Mixup's label half: y = λ·y_a + (1-λ)·y_b, per sample.
+
+  Args:
+    labels_a: float32 `[B, K]`.
+    labels_b: float32 `[B, K]`.
+    lam: float32 `[B]` in [0, 1].
+
+  Returns:
+    float32 `[B, K]`.
+  """
+  lam_labels = tf.convert_to_tensor(lam, tf.float32)[:, tf.newaxis]
+  return lam_labels * tf.convert_to_tensor(labels_a, tf.float32) + (1.0 - lam_labels) * tf.convert_to_tensor(
     labels_b, tf.float32
   )
-  return images, labels
 
 
 def pair_batches(images_a: tf.Tensor, labels_a: tf.Tensor, images_b: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

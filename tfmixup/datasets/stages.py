@@ -183,30 +183,21 @@ def _finisher(mixer: Mixer | None, options: _Options):
   return finish
 
 
-def _from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: _Options) -> tf.data.Dataset:
-  images, labels, fmt = _arrays_of(data, options.num_classes)
-  batch_size, size = options.batch_size, len(labels)
+def _array_epochs(size: int, image_shape, mixer: Mixer | None, options: _Options) -> tuple[tf.data.Dataset, int]:
+  """The in-memory path's plumbing: per iteration (epoch), one element per batch.
+
+  Each element is `(rows_a int32 [B], rows_b int32 [B], drawn, [active])`:
+  the batch's first examples (pass A), their partners (pass B; pass A
+  again without a mixer), its row of the mixer's draws, and, with a
+  schedule, whether this epoch mixes (a bool scalar).
+
+  Returns:
+    The dataset, and the number of batches per epoch.
+  """
+  batch_size = options.batch_size
   num_batches = size // batch_size if options.drop_remainder else -(-size // batch_size)
   if num_batches == 0:
     raise DataError(f"drop_remainder with {size} examples < batch_size {batch_size} leaves no batch")
-  # Sparse ids as int64 (tf.one_hot takes no other wide integer dtype).
-  images_t, labels_t = as_tensor(images), tf.constant(labels.astype(np.int64) if fmt.sparse else labels)
-
-  def fetch(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    x = _to_float_images(tf.gather(images_t, indices))
-    return x, to_rows(tf.gather(labels_t, indices), fmt, check=False)
-
-  if options.seed is None:  # In order, no mixing: evaluation.
-
-    def in_order(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-      start = step * batch_size
-      x, y = fetch(tf.range(start, tf.minimum(start + batch_size, size)))
-      return x, mixing.smooth_labels(y, options.label_smoothing)
-
-    ds = tf.data.Dataset.range(num_batches).map(in_order, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(_KEEP_GRAPH)
-
-  scale = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0  # as _to_float_images
   root = seeds.root(options.seed)
   counter = seeds.EpochCounter(options.initial_epoch)
   full_batches = size // batch_size  # the rest, if kept, is one smaller batch
@@ -219,13 +210,13 @@ def _from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: _Optio
   def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
     # Per epoch, at once: two full permutations (480 KB each for 60k
     # examples) and every draw of the mixer, cut into one row per batch. No
-    # function runs per batch here; the parallel map below gathers and mixes.
+    # function runs per batch here; the parallel map after it gathers and mixes.
     epoch_seed = seeds.epoch_seed(root, epoch)
     order_a = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_A))
     order_b = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B)) if mixer else order_a
     drawn = {}
     if mixer is not None:
-      drawn = mixer.draw(seeds.stream(epoch_seed, seeds.Stream.LAMBDA), num_batches, batch_size, images.shape[1:])
+      drawn = mixer.draw(seeds.stream(epoch_seed, seeds.Stream.LAMBDA), num_batches, batch_size, image_shape)
     active = _epoch_active(options, epoch)
     (full_a, rest_a), (full_b, rest_b) = rows(order_a), rows(order_b)
     head = {name: value[:full_batches] for name, value in drawn.items()}
@@ -235,6 +226,39 @@ def _from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: _Optio
       ds = ds.concatenate(tf.data.Dataset.from_tensors((rest_a, rest_b, tail)))
     return ds if active is None else ds.map(lambda a, b, d: (a, b, d, active))
 
+  # One element per iteration (the epoch number), then one per batch.
+  return counter.dataset().flat_map(epoch_batches), num_batches
+
+
+def _finish_array_pipeline(ds: tf.data.Dataset, num_batches: int) -> tf.data.Dataset:
+  ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
+  return ds.with_options(_KEEP_GRAPH)
+
+
+def _from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: _Options) -> tf.data.Dataset:
+  images, labels, fmt = _arrays_of(data, options.num_classes)
+  batch_size, size = options.batch_size, len(labels)
+  # Sparse ids as int64 (tf.one_hot takes no other wide integer dtype).
+  images_t, labels_t = as_tensor(images), tf.constant(labels.astype(np.int64) if fmt.sparse else labels)
+
+  def fetch(indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    x = _to_float_images(tf.gather(images_t, indices))
+    return x, to_rows(tf.gather(labels_t, indices), fmt, check=False)
+
+  if options.seed is None:  # In order, no mixing: evaluation.
+    num_batches = size // batch_size if options.drop_remainder else -(-size // batch_size)
+    if num_batches == 0:
+      raise DataError(f"drop_remainder with {size} examples < batch_size {batch_size} leaves no batch")
+
+    def in_order(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+      start = step * batch_size
+      x, y = fetch(tf.range(start, tf.minimum(start + batch_size, size)))
+      return x, mixing.smooth_labels(y, options.label_smoothing)
+
+    ds = tf.data.Dataset.range(num_batches).map(in_order, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(_KEEP_GRAPH)
+
+  scale = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0  # as _to_float_images
   finish = _finisher(mixer, options)
 
   def batch(index_a: tf.Tensor, index_b: tf.Tensor, drawn: dict, active: tf.Tensor | None = None):
@@ -250,11 +274,55 @@ def _from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: _Optio
     x_a, y_a = fetch(index_a)
     return finish(x_a, y_a, lambda: fetch(index_b), drawn, active)
 
-  # One element per iteration (the epoch number), then one per batch; the
-  # gathering and mixing run in one parallel map.
-  ds = counter.dataset().flat_map(epoch_batches).map(batch, num_parallel_calls=tf.data.AUTOTUNE)
-  ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
-  return ds.with_options(_KEEP_GRAPH)
+  epochs, num_batches = _array_epochs(size, images.shape[1:], mixer, options)
+  # The gathering and mixing of each batch run in one parallel map.
+  return _finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches)
+
+
+def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: _Options) -> tuple[tf.data.Dataset, np.ndarray]:
+  """The host half of a device feed: the in-memory stage without the images.
+
+  The same epochs, permutations and draws as the in-memory stage with this
+  mixer and options (`_array_epochs`), but each batch carries the indices
+  of its examples and the mixing weights instead of the mixed images; the
+  labels are mixed here, as the stage mixes them (they are small). The
+  mixer must have `weights_and_labels` (its images are a per-sample
+  weighted sum), or be None (no mixing).
+
+  Returns:
+    `(dataset, images)`: a dataset of `({"index_a": int32 [B], "index_b":
+    int32 [B], "weight_a": float32 [B]}, labels float32 [B, K])`, one epoch
+    per iteration, where the batch's images are `weight_a·x[index_a] +
+    (1 - weight_a)·x[index_b]` scaled as the stages scale them; and the
+    validated images `[N, H, W, C]` those indices point into.
+
+  Raises:
+    DataError: as the stages; also a mixer without `weights_and_labels`.
+  """
+  if mixer is not None and not hasattr(mixer, "weights_and_labels"):
+    raise DataError(f"{type(mixer).__name__} has no device feed: its images are not a per-sample weighted sum")
+  images, labels, fmt = _arrays_of(data, options.num_classes)
+  labels_t = tf.constant(labels.astype(np.int64) if fmt.sparse else labels)
+
+  def label_rows(indices: tf.Tensor) -> tf.Tensor:
+    return to_rows(tf.gather(labels_t, indices), fmt, check=False)
+
+  def batch(index_a: tf.Tensor, index_b: tf.Tensor, drawn: dict, active: tf.Tensor | None = None):
+    y_a = label_rows(index_a)
+    unmixed = tf.ones(tf.shape(index_a), tf.float32), y_a
+    if mixer is None:
+      weights, y = unmixed
+    else:
+
+      def mix() -> tuple[tf.Tensor, tf.Tensor]:
+        return mixer.weights_and_labels(y_a, label_rows(index_b), drawn)
+
+      weights, y = mix() if active is None else tf.cond(active, mix, lambda: unmixed)
+    inputs = {"index_a": tf.cast(index_a, tf.int32), "index_b": tf.cast(index_b, tf.int32), "weight_a": weights}
+    return inputs, mixing.smooth_labels(y, options.label_smoothing)
+
+  epochs, num_batches = _array_epochs(len(labels), images.shape[1:], mixer, options)
+  return _finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches), images
 
 
 def _from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: _Options) -> tf.data.Dataset:
