@@ -292,7 +292,8 @@ def train(
   model, trainer = build_trainer(config, data.train.images.shape[1:], data.train.num_classes, feed=device_feed)
   callbacks = []
   if device_feed is None:
-    fit_data, validation_data = training_stage(config, data.train), datasets.batches(data.test, batch_size=EVAL_BATCH_SIZE)
+    fit_data = training_stage(config, data.train)
+    validation_data = datasets.batches(data.test, batch_size=EVAL_BATCH_SIZE)
   else:
     fit_data, validation_data = device_feed.dataset, None
     callbacks.append(_TestAccuracy(model, data.test))
