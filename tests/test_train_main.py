@@ -1,6 +1,7 @@
 """train_main.py as a user runs it: bad input gets a one-line error and a non-zero exit."""
 
 import gzip
+import json
 import os
 import shutil
 import subprocess
@@ -56,6 +57,9 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     ("mix_off_alone", ["--mixup", "--mix_off=2"], "mix_off=2 needs mix_on"),
     ("schedule_without_mixing", ["--off_last=1"], "need a mixing method, not 'erm'"),
     ("negative_mix_start", ["--mix_start=-1"], "--mix_start=-1"),
+    ("bad_feed", ["--feed=gpu"], "--feed=gpu: value should be one of <auto|host|device>"),
+    ("cutmix_device_feed", ["--method=cutmix", "--feed=device"], "method 'cutmix' has no device feed"),
+    ("zero_steps", ["--steps_per_execution=0"], "--steps_per_execution=0"),
   )
   def test_bad_flags(self, args, message):
     self.assertOneLineError(run_main(*args), message)
@@ -142,6 +146,28 @@ class MainRunTest(tf.test.TestCase):
     self.assertRegex(proc.stdout, r"\| Mixup \| \d+\.\d ± \d+\.\d% \(\d+\.\d ± \d+\.\d%\) \|")
     self.assertLen(os.listdir(os.path.join(out, "runs")), 2)
     shutil.rmtree(out)
+
+  def test_jax_backend_compiles_and_says_so(self):
+    # Under JAX, "auto" compiles (un-jitted JAX ran 20x slower per step on a
+    # GPU), and the run JSON names the backend and its devices. Here too
+    # with the device feed, which the CPU gets only when asked for.
+    out = self.create_tempdir().full_path
+    env = dict(os.environ, KERAS_BACKEND="jax")
+    proc = subprocess.run(
+      [sys.executable, os.path.join(ROOT, "train_main.py"), "--subset=689", "--mixup", f"--data_dir={MNIST_DIR}",
+       f"--output_dir={out}", "--runs=1", "--epochs=1", "--train_size=1000", "--feed=device"],
+      capture_output=True, check=False, text=True, timeout=300, cwd=ROOT, env=env,
+    )  # fmt: skip
+    self.assertEqual(proc.returncode, 0, msg=proc.stderr[-3000:])
+    (name,) = os.listdir(os.path.join(out, "runs"))
+    with open(os.path.join(out, "runs", name)) as f:
+      result = json.load(f)
+    self.assertEqual(result["backend"], "jax")
+    self.assertIs(result["jit_compile"], True)
+    self.assertEqual(result["feed"], "device")
+    self.assertNotEmpty(result["devices"])
+    self.assertTrue(all(d.startswith(("cpu", "TFRT_CPU")) for d in result["devices"]), result["devices"])
+    self.assertGreater(result["test_accuracy"], 0.8)
 
   def test_every_method_trains(self):
     # `--method=cutmix` and the study's short forms train end to end; the

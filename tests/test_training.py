@@ -6,12 +6,13 @@ import os
 import subprocess
 from unittest import mock
 
+import keras
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import MNIST_DIR
 
 import tfmixup
-from tfmixup import summaries, training
+from tfmixup import backend, summaries, training
 from tfmixup.config import TrainConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -113,7 +114,41 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     self.assertIsNone(versions["git_commit"])
     self.assertEqual(versions["python"], "unknown")
 
-  def test_jit_auto_follows_the_device(self):
-    self.assertEqual(training.resolve_jit_compile("auto"), bool(tf.config.list_physical_devices("GPU")))
+  def test_jit_auto_follows_the_backend(self):
+    expected = keras.backend.backend() == "jax" or bool(tf.config.list_physical_devices("GPU"))
+    self.assertEqual(training.resolve_jit_compile("auto"), expected)
     self.assertTrue(training.resolve_jit_compile("true"))
     self.assertFalse(training.resolve_jit_compile("false"))
+
+  def test_device_feed_trains_on_the_same_batches(self):
+    # The same run through the device feed: the same batches, so the same
+    # losses and accuracies (exactly with TensorFlow on a CPU). The JSON
+    # says which feed and backend ran.
+    runs = {}
+    for feed in ("host", "device"):
+      config = TrainConfig(method="mixup", feed=feed, **SMALL)
+      runs[feed] = training.train(config, self.create_tempdir().full_path, data=self.data, verbose=0)
+      self.assertEqual(runs[feed]["feed"], feed)
+      self.assertEqual(runs[feed]["backend"], keras.backend.backend())
+      self.assertEqual(runs[feed]["jit_compile"], training.resolve_jit_compile("auto"))
+      self.assertNotEmpty(runs[feed]["devices"])
+      self.assertLen(runs[feed]["history"]["test_accuracy"], 2)
+    exact = keras.backend.backend() == "tensorflow" and not training.resolve_jit_compile("auto")
+    tolerance = 0 if exact else 2e-3
+    for key in ("train_accuracy", "test_accuracy"):
+      self.assertAllClose(runs["device"][key], runs["host"][key], atol=tolerance + (0 if exact else 5e-3))
+    self.assertAllClose(runs["device"]["history"]["loss"], runs["host"]["history"]["loss"], atol=tolerance)
+    self.assertGreater(runs["device"]["test_accuracy"], 0.8)
+
+  @parameterized.named_parameters(
+    ("cpu_auto", False, "mixup", "auto", "host"),
+    ("gpu_auto", True, "mixup", "auto", "device"),
+    ("gpu_auto_pairs", True, "pair_sampling", "auto", "device"),
+    ("gpu_auto_erm", True, "erm", "auto", "device"),
+    ("gpu_auto_cutmix", True, "cutmix", "auto", "host"),
+    ("gpu_host", True, "mixup", "host", "host"),
+    ("cpu_device", False, "mixup", "device", "device"),
+  )
+  def test_feed_choice(self, accelerated, method, feed, expected):
+    info = backend.BackendInfo(name="jax", devices=("x",), accelerated=accelerated)
+    self.assertEqual(training.resolve_feed(TrainConfig(method=method, feed=feed), info), expected)

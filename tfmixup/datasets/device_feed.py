@@ -134,7 +134,8 @@ class DeviceFeed:
     """
     for _ in range(epochs):
       for inputs, labels in self.dataset:
-        images = self.layer({name: inputs[name].numpy() for name in INPUT_NAMES})
+        # As tensors of their own dtypes (a layer may cast numpy inputs to float).
+        images = self.layer({name: keras.ops.convert_to_tensor(inputs[name].numpy()) for name in INPUT_NAMES})
         yield keras.ops.convert_to_numpy(images), labels.numpy()
 
 
