@@ -24,6 +24,7 @@ SEEDS = "tfmixup/datasets/seeds.py"
 DRAWS = "tfmixup/datasets/draws.py"
 MIXERS = "tfmixup/datasets/mixers.py"
 MIXING = "tfmixup/datasets/mixing.py"
+DEVICE = "tfmixup/datasets/device_feed.py"
 
 # name: (what it breaks, [(file, old, new), ...])
 MUTANTS = {
@@ -194,6 +195,30 @@ MUTANTS = {
       )
     ],
   ),
+  "device_self_pair": (
+    "device feed: the layer gathers each example's own image as its partner",
+    [(DEVICE, 'ops.take(self.images, inputs["index_b"], axis=0)', 'ops.take(self.images, inputs["index_a"], axis=0)')],
+  ),
+  "device_one_weight": (
+    "device feed: one mixing weight (the batch's first) for every example of a batch",
+    [
+      (
+        DEVICE,
+        'weight = ops.cast(inputs["weight_a"], "float32")',
+        'weight = ops.cast(inputs["weight_a"], "float32") * 0.0 + ops.cast(inputs["weight_a"], "float32")[0]',
+      )
+    ],
+  ),
+  "device_weights_swapped": (
+    "device feed: the partner gets weight w and the example 1 - w (images disagree with labels)",
+    [(DEVICE, "weight_b = ops.reshape((1.0 - weight) * self._scale", "weight_b = ops.reshape((weight) * self._scale")],
+  ),
+  "device_labels_unmixed": (
+    "device feed: labels mixed with the example's own label instead of its partner's",
+    [
+      (STAGES, "mixer.weights_and_labels(y_a, label_rows(index_b), drawn)", "mixer.weights_and_labels(y_a, y_a, drawn)")
+    ],
+  ),
 }
 
 DEFAULT_TESTS = [
@@ -203,6 +228,7 @@ DEFAULT_TESTS = [
   "tests/test_draws.py",
   "tests/test_mixers.py",
   "tests/test_schedules.py",
+  "tests/test_device_feed.py",
 ]
 
 
