@@ -1,6 +1,8 @@
-"""Benchmarks: input pipeline throughput, training time per epoch, pipeline memory.
+"""Benchmarks: input pipeline throughput, training time per epoch, pipeline memory, training feeds.
 
   python benchmarks/bench_main.py --data_dir=../shared/mnist
+  python benchmarks/bench_main.py --parts=feeds                      # issue 9's table, this backend
+  KERAS_BACKEND=jax python benchmarks/bench_main.py --parts=feeds    # the same under JAX
 
 Full MNIST, batch 128. Writes benchmarks/results.json and BENCHMARKS.md.
 Pipeline variants are interleaved within each repetition (rotating the
@@ -26,8 +28,15 @@ _REPEATS = flags.DEFINE_integer("repeats", 9, "Repetitions of each pipeline epoc
 _EPOCHS = flags.DEFINE_integer("epochs", 5, "Timed training epochs per configuration (after one warm-up).")
 _BATCH_SIZE = flags.DEFINE_integer("batch_size", 128, "Batch size.")
 _PARTS = flags.DEFINE_list(
-  "parts", ["pipeline"], "Parts to run: pipeline (~4 min on 2 cores), training (~10 min), memory (~1 min)."
+  "parts",
+  ["pipeline"],
+  "Parts to run: pipeline (~4 min on 2 cores), training (~10 min), memory (~1 min), feeds (training"
+  " throughput by feed, ceiling / tf.data / host stages / device feed, under the current Keras backend).",
 )
+_FEED_BATCH_SIZES = flags.DEFINE_list("feed_batch_sizes", ["128", "1024"], "feeds: batch sizes.")
+_FEED_ROUNDS = flags.DEFINE_integer("feed_rounds", 3, "feeds: timed epochs per feed (after a warm-up).", lower_bound=1)
+_FEED_TRAIN_SIZE = flags.DEFINE_integer("feed_train_size", None, "feeds: first N training images (default all).")
+_STEPS_PER_EXECUTION = flags.DEFINE_integer("steps_per_execution", 1, "feeds: steps per compiled call.", lower_bound=1)
 _WITH_DATASET_INPUT = flags.DEFINE_bool(
   "with_dataset_input", False, "Also time tfmixup mixup on a tf.data.Dataset input (~10 s an epoch on 2 cores)."
 )
@@ -142,19 +151,50 @@ def bench_memory():
   return out
 
 
+def bench_feeds(train):
+  """Training images/s by feed, per batch size (benchmarks/feeds.py)."""
+  import feeds  # noqa: PLC0415
+
+  from tfmixup import backend  # noqa: PLC0415
+
+  if _FEED_TRAIN_SIZE.value:
+    train = train.take(_FEED_TRAIN_SIZE.value)
+  info = backend.info()
+  out = {
+    "backend": info.name,
+    "devices": list(info.devices),
+    "jit_compile": backend.resolve_jit_compile("auto", info),
+    "steps_per_execution": _STEPS_PER_EXECUTION.value,
+    "train_size": len(train),
+    "rounds": _FEED_ROUNDS.value,
+    "descriptions": feeds.FEEDS,
+    "batches": {},
+  }
+  for batch_size in (int(b) for b in _FEED_BATCH_SIZES.value):
+    t = feeds.measure(train, batch_size, _FEED_ROUNDS.value, _STEPS_PER_EXECUTION.value)
+    out["batches"][str(batch_size)] = {
+      "images_per_s": {name: _summary(v) for name, v in t["rates"].items()},
+      "vs_ceiling": {name: _summary(v) for name, v in t["ratios"].items()},
+      **t,
+    }
+  return out
+
+
 def machine():
   import keras  # noqa: PLC0415
   import tensorflow as tf  # noqa: PLC0415
 
-  from tfmixup import training  # noqa: PLC0415
+  from tfmixup import backend, training  # noqa: PLC0415
 
   versions = training.library_versions()
+  info = backend.info()
   cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
   return {
     "cpu": cpu,
     "cores": os.cpu_count(),
     "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30),
-    "gpu": bool(tf.config.list_physical_devices("GPU")),
+    "gpu": info.accelerated or bool(tf.config.list_physical_devices("GPU")),
+    "backend": info.name,
     "python": platform.python_version(),
     "tensorflow": tf.__version__,
     "keras": keras.__version__,
@@ -243,6 +283,30 @@ def memory_section(mem, meta):
   return [*lines, ""]
 
 
+def feeds_section(f, meta):
+  lines = [
+    f"## 4. Training throughput by feed, Keras on {f['backend']} (issue 9)",
+    "",
+    _meta_line(meta)
+    + f" Backend {f['backend']} on {', '.join(f['devices'])}; jit_compile {str(f['jit_compile']).lower()},"
+    f" steps_per_execution {f['steps_per_execution']}. The three-conv model trained on the first"
+    f" {f['train_size']:,} MNIST training images, one model per feed from the same initial weights; one untimed"
+    f" epoch each, then {f['rounds']} rounds of one epoch of every feed (order rotated per round); ratio to (a)"
+    " within the round. Images/s and ratio: median (min-max) over rounds.",
+    "",
+  ]
+  sizes = list(f["batches"])
+  lines.append("| feed | " + " | ".join(f"batch {b}: images/s | ratio to (a)" for b in sizes) + " |")
+  lines.append("|---|" + "---|---|" * len(sizes))
+  for name, description in f["descriptions"].items():
+    cells = []
+    for b in sizes:
+      r = f["batches"][b]
+      cells.append(f"{_range(r['images_per_s'][name], ',.0f')} | {_range(r['vs_ceiling'][name], '.2f')}")
+    lines.append(f"| {name}: {description} | " + " | ".join(cells) + " |")
+  return [*lines, ""]
+
+
 def markdown(results):
   """The report: a section for each part that results.json holds, then the targets."""
   import pipelines  # noqa: PLC0415
@@ -260,6 +324,8 @@ def markdown(results):
     lines += training_section(results["training"]["results"], results["training"]["meta"])
   if "memory" in results:
     lines += memory_section(results["memory"]["results"], results["memory"]["meta"])
+  for key in sorted(k for k in results if k.startswith("feeds_")):
+    lines += feeds_section(results[key], results[key]["meta"])
   lines += targets(results, pipelines.TARGETS)
   return "\n".join(lines)
 
@@ -312,6 +378,12 @@ def targets(results, pipeline_targets):
       m = mem[name]
       label = f"{name} pipeline memory <= 2x uint8 data (tfmixup {version('memory')})"
       rows.append((label, m["peak_mb"] / m["uint8_mb"], 2.0, "<="))
+  for key in sorted(k for k in results if k.startswith("feeds_")):
+    f = results[key]
+    for b, r in f["batches"].items():
+      for name in ("d_device_mixup", "f_device_pairs"):
+        label = f"{name} >= 0.95x the ceiling (a), batch {b}, {f['backend']} on {', '.join(f['devices'])}"
+        rows.append((label, r["vs_ceiling"][name]["median"], 0.95, ">="))
   for name, value, bound, op in rows:
     met = value >= bound if op == ">=" else value <= bound
     lines.append(f"| {name} | {value:.3f} | {'yes' if met else 'NO'} | | |")
@@ -343,10 +415,11 @@ def main(argv):
     with open(_MARKDOWN.value, "w") as f:
       f.write(markdown(results))
     return
-  from tfmixup import training  # noqa: PLC0415
+  from tfmixup import backend, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
 
-  unknown = set(_PARTS.value) - {"pipeline", "training", "memory"}
+  backend.keep_tensorflow_off_accelerators()  # under JAX, tf.data needs only the CPU
+  unknown = set(_PARTS.value) - {"pipeline", "training", "memory", "feeds"}
   if unknown:
     raise app.UsageError(f"unknown --parts: {sorted(unknown)}")
   data = training.load_data(TrainConfig(data_dir=_DATA_DIR.value))
@@ -363,6 +436,9 @@ def main(argv):
     results["training"] = {"meta": meta, "results": bench_training(data)}
   if "memory" in _PARTS.value:
     results["memory"] = {"meta": meta, "results": bench_memory()}
+  if "feeds" in _PARTS.value:
+    measured = bench_feeds(data.train)
+    results[f"feeds_{measured['backend']}"] = {"meta": meta, **measured}
   with open(_OUTPUT.value, "w") as f:
     json.dump(results, f, indent=1)
   report = markdown(results)
