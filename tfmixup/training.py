@@ -44,6 +44,7 @@ def load_data(config: TrainConfig) -> SplitData:
   Raises:
     datasets.DataError: (and subclasses) the data cannot be loaded.
   """
+  backend.keep_tensorflow_off_accelerators()  # before tf.data first touches a device
   kwargs = dict(data_dir=config.data_dir, classes=config.classes, download=config.data_dir is None or config.download)
   train = datasets.load_arrays(config.dataset, "train", **kwargs)
   test = datasets.load_arrays(config.dataset, "test", **kwargs)
