@@ -51,13 +51,16 @@ class Method:
   mixes: bool = True
   uses_alpha: bool = False
 
-  def training_data(self, data: datasets.ImageArrays, config: TrainConfig, initial_epoch: int = 0) -> tf.data.Dataset:
-    """The batches this method trains on: the method's stage with the config's common options."""
+  def training_data(
+    self, data: datasets.ImageArrays, config: TrainConfig, initial_epoch: int = 0, **options
+  ) -> tf.data.Dataset:
+    """The batches this method trains on: the method's stage with the config's common options (and `options`)."""
     options = dict(
       batch_size=config.batch_size,
       seed=config.seed,
       label_smoothing=config.label_smoothing,
       initial_epoch=initial_epoch,
+      **options,
     )
     if self.stage is None:
       return datasets.batches(data, **options)

@@ -5,7 +5,10 @@ the stage the method names, evaluate on the clean (unmixed) training split
 and on the test split, and write a results JSON. A run whose JSON already
 exists with the same config is read back instead of retrained, so an
 interrupted series of runs resumes where it stopped; a run is saved only
-once finished, and atomically.
+once finished, and atomically. Within a run, a checkpoint after every epoch
+lets the same call continue an interrupted run exactly (`checkpoints.py`);
+one process at a time trains a run in an output directory (`outputs.py`);
+with several workers, each trains on its share (`distributed.py`).
 """
 
 import dataclasses
@@ -23,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfmixup
-from tfmixup import datasets, methods, summaries
+from tfmixup import checkpoints, datasets, distributed, methods, outputs, summaries
 from tfmixup.config import TrainConfig
 from tfmixup.model import build_model
 
@@ -61,9 +64,11 @@ def resolve_jit_compile(setting: str) -> bool:
   return setting == "true"
 
 
-def training_stage(config: TrainConfig, train: datasets.ImageArrays, initial_epoch: int = 0) -> tf.data.Dataset:
-  """The tf.data pipeline the config's method trains on (see `tfmixup.methods`)."""
-  return methods.get(config.method).training_data(train, config, initial_epoch=initial_epoch)
+def training_stage(
+  config: TrainConfig, train: datasets.ImageArrays, initial_epoch: int = 0, **options
+) -> tf.data.Dataset:
+  """The tf.data pipeline the config's method trains on (see `tfmixup.methods`); `options`: more stage options."""
+  return methods.get(config.method).training_data(train, config, initial_epoch=initial_epoch, **options)
 
 
 def _package_version(name: str) -> str:
@@ -119,8 +124,7 @@ def library_versions() -> dict[str, str | None]:
   }
 
 
-class OutputDirError(ValueError):
-  """The output directory cannot be created or written; the message says why."""
+OutputDirError = outputs.OutputDirError  # the output directory cannot be created or written
 
 
 def prepare_output_dir(output_dir: str) -> None:
@@ -161,11 +165,7 @@ def accuracy(model: keras.Model, data: datasets.ImageArrays) -> float:
 
 
 def _write_json_atomic(path: str, payload: dict) -> None:
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "w") as f:
-    json.dump(payload, f, indent=1)
-  os.replace(tmp, path)
+  outputs.write_atomic(path, json.dumps(payload, indent=1))
 
 
 def result_path(output_dir: str, config: TrainConfig) -> str:
@@ -174,6 +174,10 @@ def result_path(output_dir: str, config: TrainConfig) -> str:
 
 def model_path(output_dir: str, config: TrainConfig) -> str:
   return os.path.join(output_dir, "models", f"{config.run_name}.keras")
+
+
+def checkpoint_dir(output_dir: str, config: TrainConfig) -> str:
+  return os.path.join(output_dir, "checkpoints", config.run_name)
 
 
 # Runs saved by older versions are not reused: before 0.2.0 the in-memory
@@ -241,56 +245,110 @@ def train(
 
   Raises:
     OutputDirError: `output_dir` is not a writable directory (checked
-      before training).
+      before training), or a write failed (full disk): one line, and the
+      files written before are intact.
+    outputs.RunLockedError: another process is training this run in
+      `output_dir`.
+    checkpoints.Interrupted: a stop was requested (a signal, within
+      `checkpoints.stop_on_signals`); the last finished epoch is saved.
+    distributed.ClusterError: a malformed TF_CONFIG.
   """
+  workers = distributed.from_environment()
   if output_dir is not None:
     prepare_output_dir(output_dir)
     saved = saved_result(output_dir, config, with_model=save_model)
     if saved is not None:
       return saved
+    if workers.is_chief:
+      with outputs.lock_run(output_dir, config.run_name):
+        saved = saved_result(output_dir, config, with_model=save_model)  # another process may have finished it
+        return saved if saved is not None else _train(config, output_dir, data, verbose, save_model, workers)
+  return _train(config, output_dir, data, verbose, save_model, workers)
+
+
+def _train(  # noqa: PLR0914, PLR0917 - one run, read top to bottom
+  config: TrainConfig,
+  output_dir: str | None,
+  data: SplitData | None,
+  verbose: int | str,
+  save_model: bool,
+  workers: distributed.Workers,
+) -> dict:
   start = time.perf_counter()
   versions = library_versions()  # before training: nothing after it may fail
   data = data if data is not None else load_data(config)
   keras.utils.set_random_seed(config.seed)
-  model = compile_model(config, data.train.images.shape[1:], data.train.num_classes)
-  callbacks = []
+  with workers.scope():
+    model = compile_model(config, data.train.images.shape[1:], data.train.num_classes)
+  checkpoint, restored = None, None
   if output_dir is not None:
+    checkpoint = checkpoints.RunCheckpoint(checkpoint_dir(output_dir, config), config.to_dict(), workers.is_chief)
+    restored = checkpoint.restore(model)
+  initial_epoch = distributed.agree_on_epoch(workers, restored.epoch if restored else 0)
+  history = checkpoints.SaveEachEpoch(checkpoint, restored) if checkpoint else checkpoints.RunHistory()
+  stage = training_stage(config, data.train, initial_epoch=initial_epoch, **workers.stage_options())
+  callbacks = [history]
+  counter = datasets.epoch_counter(stage)
+  if counter is not None:
+    callbacks.insert(0, checkpoints.EpochSync(counter, initial_epoch))
+  if output_dir is not None and workers.is_chief:
     log_dir = os.path.join(output_dir, "tensorboard", config.run_name)
     callbacks.append(keras.callbacks.TensorBoard(log_dir))
-    # A stage of its own, same seed: the first batch training will see.
-    examples = training_stage(config, data.train)
-    summaries.write_training_examples(os.path.join(log_dir, "examples"), examples, data.train.class_names)
+    if restored is None:
+      # A stage of its own, same seed: the first batch training will see.
+      examples = training_stage(config, data.train)
+      summaries.write_training_examples(os.path.join(log_dir, "examples"), examples, data.train.class_names)
   if verbose == "auto":
     verbose = 1 if sys.stdout.isatty() else 2
-  history = model.fit(
-    training_stage(config, data.train),
-    epochs=config.epochs,
-    shuffle=False,  # The stages shuffle; Keras cannot shuffle a Dataset.
-    validation_data=datasets.batches(data.test, batch_size=EVAL_BATCH_SIZE),
-    callbacks=callbacks,
-    verbose=verbose,
-  )
+  test_batches = datasets.batches(data.test, batch_size=EVAL_BATCH_SIZE)
+  if workers.strategy is None:
+    model.fit(
+      stage,
+      epochs=config.epochs,
+      initial_epoch=initial_epoch,
+      shuffle=False,  # The stages shuffle; Keras cannot shuffle a Dataset.
+      validation_data=test_batches,
+      callbacks=callbacks,
+      verbose=verbose,
+    )
+  else:
+    distributed.fit_multi_worker(
+      workers,
+      model,
+      stage,
+      epochs=config.epochs,
+      initial_epoch=initial_epoch,
+      test=(test_batches, data.test.labels),
+      callbacks=callbacks,
+      verbose=verbose,
+    )
+  signum = checkpoints.stop_requested()
+  if signum is not None:
+    raise checkpoints.Interrupted(checkpoints.interrupted_message(history.epochs_done, config.epochs, signum), signum)
+  evaluate = accuracy if workers.strategy is None else distributed.accuracy
   result = {
     "config": config.to_dict(),
     "class_names": list(data.train.class_names),
     "train_examples": len(data.train),
     "test_examples": len(data.test),
-    "history": {
-      "loss": [float(v) for v in history.history["loss"]],
-      "test_accuracy": [float(v) for v in history.history["val_accuracy"]],
-    },
-    "train_accuracy": accuracy(model, data.train),
-    "test_accuracy": accuracy(model, data.test),
+    "history": history.history,
+    "train_accuracy": evaluate(model, data.train),
+    "test_accuracy": evaluate(model, data.test),
     "wall_time_s": time.perf_counter() - start,
     "jit_compile": resolve_jit_compile(config.jit_compile),
     "device": "GPU" if tf.config.list_physical_devices("GPU") else "CPU",
+    "workers": workers.num_workers,
     "versions": versions,
   }
-  if output_dir is not None:
+  if output_dir is not None and workers.is_chief:
     if save_model:
-      os.makedirs(os.path.dirname(model_path(output_dir, config)), exist_ok=True)
-      model.save(model_path(output_dir, config))
+      try:
+        os.makedirs(os.path.dirname(model_path(output_dir, config)), exist_ok=True)
+        model.save(model_path(output_dir, config))
+      except OSError as e:
+        raise OutputDirError(f"cannot write {model_path(output_dir, config)}: {e.strerror or e}") from None
     _write_json_atomic(result_path(output_dir, config), result)
+    checkpoint.remove()
   return result
 
 

@@ -6,6 +6,7 @@ Public API:
   paired                                             a stage for your own mixing function
   batches                                            plain batches (training without mixing, evaluation)
   Schedule                                           the epochs a stage mixes in
+  epoch_counter                                      a stage's epoch counter (for resuming)
   mix_batches, cut_batches, mix_or_cut_batches,      the pure arithmetic
   pair_batches, smooth_labels
   sample_beta, sample_boxes                          stateless draws
@@ -20,7 +21,7 @@ from tfmixup.datasets.mixers import check_alpha
 from tfmixup.datasets.mixing import cut_batches, mix_batches, mix_or_cut_batches, pair_batches, smooth_labels
 from tfmixup.datasets.schedules import Schedule
 from tfmixup.datasets.sources import ImageArrays, load, load_arrays, select_classes
-from tfmixup.datasets.stages import batches, cutmix, mixup, mixup_cutmix, pair_sampling, paired
+from tfmixup.datasets.stages import batches, cutmix, epoch_counter, mixup, mixup_cutmix, pair_sampling, paired
 
 __all__ = [
   "DataError",
@@ -33,6 +34,7 @@ __all__ = [
   "check_alpha",
   "cut_batches",
   "cutmix",
+  "epoch_counter",
   "load",
   "load_arrays",
   "mix_batches",
