@@ -47,7 +47,7 @@ def main(argv: list[str]) -> None:
   program = os.path.basename(sys.argv[0])
   if len(argv) > 1:
     sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
-  from tfmixup import checkpoints, outputs, training  # noqa: PLC0415
+  from tfmixup import checkpoints, distributed, outputs, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
   from tfmixup.datasets import DataError  # noqa: PLC0415
   from tfmixup.study import grid, report  # noqa: PLC0415
@@ -77,7 +77,7 @@ def main(argv: list[str]) -> None:
   except checkpoints.Interrupted as e:
     print(f"{program}: {e}", file=sys.stderr, flush=True)
     sys.exit(128 + e.signum)
-  except (DataError, training.OutputDirError, FileNotFoundError) as e:
+  except (DataError, training.OutputDirError, distributed.ClusterError, FileNotFoundError) as e:
     sys.exit(f"{program}: error: {e}")
   print(f"Done in {time.perf_counter() - start:.0f} s; reports in {output_dir}")
 
