@@ -1,11 +1,14 @@
 """train_main.py as a user runs it: bad input gets a one-line error and a non-zero exit."""
 
+import glob
 import gzip
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import tensorflow as tf
 from absl.testing import parameterized
@@ -14,7 +17,7 @@ from helpers import MNIST_DIR, write_idx_dir
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_main(*args, cwd=None):
+def run_main(*args, cwd=None, env=None):
   return subprocess.run(
     [sys.executable, os.path.join(ROOT, "train_main.py"), *args],
     capture_output=True,
@@ -22,6 +25,7 @@ def run_main(*args, cwd=None):
     text=True,
     timeout=300,
     cwd=cwd or ROOT,
+    env={**os.environ, **(env or {})},
   )
 
 
@@ -92,6 +96,12 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     self.assertOneLineError(proc, "exists and is not a directory")
     self.assertNotIn("Epoch 1", proc.stdout + proc.stderr)
 
+  def test_malformed_tf_config_for_workers(self):
+    proc = run_main(
+      "--subset=689", f"--data_dir={MNIST_DIR}", "--runs=1", "--train_size=100", env={"TF_CONFIG": '{"cluster": 1'}
+    )
+    self.assertOneLineError(proc, r"TF_CONFIG is not valid JSON")
+
   def test_report_only_without_runs(self):
     out = self.create_tempdir().full_path
     proc = subprocess.run(
@@ -126,6 +136,60 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     errors = [line for line in proc.stderr.splitlines() if line.startswith("reproduce_main.py: error")]
     self.assertLen(errors, 1, msg=proc.stderr)
     self.assertRegex(errors[0], r"(\d+) of \1 ERM models for the intrusion measurement are not in .*--report_only")
+
+
+def wait_for(pattern, proc, timeout=120):
+  """Polls until a file matching `pattern` exists (or fails if `proc` ends first)."""
+  deadline = time.time() + timeout
+  while not glob.glob(pattern):
+    if proc.poll() is not None or time.time() > deadline:
+      raise AssertionError(f"{pattern} never appeared: {proc.communicate()[1][-3000:]}")
+    time.sleep(0.02)
+
+
+class InterruptedRunTest(tf.test.TestCase):
+  def test_sigterm_then_kill_9_in_epoch_3_resumes_exactly(self):
+    args = ["--subset=689", "--mixup", f"--data_dir={MNIST_DIR}", "--runs=1", "--epochs=4", "--train_size=800"]
+    whole_dir, out = self.create_tempdir().full_path, self.create_tempdir().full_path
+    whole = run_main(*args, f"--output_dir={whole_dir}")
+    self.assertEqual(whole.returncode, 0, msg=whole.stderr[-3000:])
+    command = [sys.executable, os.path.join(ROOT, "train_main.py"), *args, f"--output_dir={out}"]
+
+    def start():
+      return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    # SIGTERM in epoch 2: stops after the step, the state of epoch 1 saved, one line, non-zero exit.
+    proc = start()
+    wait_for(os.path.join(out, "checkpoints", "*", "epoch-0001.json"), proc)
+    proc.send_signal(signal.SIGTERM)
+    stdout, stderr = proc.communicate(timeout=120)
+    self.assertEqual(proc.returncode, 128 + signal.SIGTERM, msg=stderr[-3000:])
+    self.assertNotIn("Traceback", stderr)
+    lines = [line for line in stderr.splitlines() if line.startswith("train_main.py:")]
+    self.assertLen(lines, 1, msg=stderr)
+    self.assertRegex(
+      lines[0],
+      r"^train_main.py: stopped by SIGTERM after (\d) of 4 epochs \(state saved\);"
+      r" run the same command again to resume from epoch \d$",
+    )
+    # kill -9 in epoch 3 (epoch 2's checkpoint written), then the same command again.
+    proc = start()
+    wait_for(os.path.join(out, "checkpoints", "*", "epoch-0002.json"), proc)
+    proc.kill()
+    proc.communicate(timeout=60)
+    self.assertEqual(os.listdir(os.path.join(out, "runs")) if os.path.isdir(os.path.join(out, "runs")) else [], [])
+    again = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False)
+    self.assertEqual(again.returncode, 0, msg=again.stderr[-3000:])
+    epochs = [line.split()[1] for line in (again.stdout + again.stderr).splitlines() if line.startswith("Epoch ")]
+    self.assertEqual(epochs, ["3/4", "4/4"])
+    [name] = os.listdir(os.path.join(whole_dir, "runs"))
+    results = []
+    for directory in (whole_dir, out):
+      with open(os.path.join(directory, "runs", name)) as f:
+        results.append(json.load(f))
+    differ = sorted(k for k in results[0] if results[0][k] != results[1][k])
+    self.assertEqual(differ, ["wall_time_s"])
+    self.assertEqual(os.listdir(os.path.join(out, "checkpoints")), [])  # removed once the run is saved
 
 
 class MainRunTest(tf.test.TestCase):

@@ -55,15 +55,17 @@ class Method:
   mixes: bool = True
   uses_alpha: bool = False
 
-  def training_data(self, data: datasets.ImageArrays, config: TrainConfig, initial_epoch: int = 0) -> tf.data.Dataset:
-    """The batches this method trains on: the method's stage with the config's common options."""
-    options = _options(config, initial_epoch)
+  def training_data(
+    self, data: datasets.ImageArrays, config: TrainConfig, initial_epoch: int = 0, **options
+  ) -> tf.data.Dataset:
+    """The batches this method trains on: the method's stage with the config's common options (and `options`)."""
+    options = {**_options(config, initial_epoch), **options}
     if self.stage is None:
       return datasets.batches(data, **options)
     return self.stage(data, config, schedule=config.schedule(), **options)
 
   def device_training_data(
-    self, data: datasets.ImageArrays, config: TrainConfig, initial_epoch: int = 0
+    self, data: datasets.ImageArrays, config: TrainConfig, initial_epoch: int = 0, **options
   ) -> datasets.DeviceFeed:
     """The same batches as `training_data`, through the method's device feed.
 
@@ -72,7 +74,7 @@ class Method:
     """
     if self.device_feed is None:
       raise ConfigError(f"method {self.name!r} has no device feed")
-    options = _options(config, initial_epoch)
+    options = {**_options(config, initial_epoch), **options}
     if self.stage is not None:
       options["schedule"] = config.schedule()
     return self.device_feed(data, config, **options)

@@ -157,7 +157,7 @@ def main(argv: list[str]) -> None:
   if len(argv) > 1:
     sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
   # Imported here so that flag errors are reported before TensorFlow loads.
-  from tfmixup import training  # noqa: PLC0415
+  from tfmixup import checkpoints, distributed, training  # noqa: PLC0415
   from tfmixup.datasets import DataError  # noqa: PLC0415
   from tfmixup.study import tables  # noqa: PLC0415
 
@@ -167,8 +167,12 @@ def main(argv: list[str]) -> None:
     sys.exit(f"{program}: error: {e}")
   logging.info("Config: %s", config)
   try:
-    results = training.train_runs(config, _RUNS.value, _OUTPUT_DIR.value)
-  except (DataError, training.OutputDirError) as e:
+    with checkpoints.stop_on_signals():  # SIGINT/SIGTERM: stop after this step, state saved
+      results = training.train_runs(config, _RUNS.value, _OUTPUT_DIR.value)
+  except checkpoints.Interrupted as e:
+    print(f"{program}: {e}", file=sys.stderr, flush=True)
+    sys.exit(128 + e.signum)
+  except (DataError, training.OutputDirError, distributed.ClusterError) as e:
     sys.exit(f"{program}: error: {e}")
   for result in results:
     print(tables.run_line(result))

@@ -5,7 +5,10 @@ the stage the method names, evaluate on the clean (unmixed) training split
 and on the test split, and write a results JSON. A run whose JSON already
 exists with the same config is read back instead of retrained, so an
 interrupted series of runs resumes where it stopped; a run is saved only
-once finished, and atomically.
+once finished, and atomically. Within a run, a checkpoint after every epoch
+lets the same call continue an interrupted run exactly (`checkpoints.py`);
+one process at a time trains a run in an output directory (`outputs.py`);
+with several workers, each trains on its share (`distributed.py`).
 """
 
 import dataclasses
@@ -23,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfmixup
-from tfmixup import backend, datasets, methods, summaries
+from tfmixup import backend, checkpoints, datasets, distributed, methods, outputs, summaries
 from tfmixup.config import TrainConfig
 from tfmixup.model import build_model
 
@@ -68,9 +71,11 @@ def resolve_feed(config: TrainConfig, backend_info: backend.BackendInfo | None =
   return "device" if backend_info.accelerated and methods.get(config.method).device_feed else "host"
 
 
-def training_stage(config: TrainConfig, train: datasets.ImageArrays, initial_epoch: int = 0) -> tf.data.Dataset:
-  """The tf.data pipeline the config's method trains on (see `tfmixup.methods`)."""
-  return methods.get(config.method).training_data(train, config, initial_epoch=initial_epoch)
+def training_stage(
+  config: TrainConfig, train: datasets.ImageArrays, initial_epoch: int = 0, **options
+) -> tf.data.Dataset:
+  """The tf.data pipeline the config's method trains on (see `tfmixup.methods`); `options`: more stage options."""
+  return methods.get(config.method).training_data(train, config, initial_epoch=initial_epoch, **options)
 
 
 def _package_version(name: str) -> str:
@@ -126,8 +131,7 @@ def library_versions() -> dict[str, str | None]:
   }
 
 
-class OutputDirError(ValueError):
-  """The output directory cannot be created or written; the message says why."""
+OutputDirError = outputs.OutputDirError  # the output directory cannot be created or written
 
 
 def prepare_output_dir(output_dir: str) -> None:
@@ -195,11 +199,7 @@ def accuracy(model: keras.Model, data: datasets.ImageArrays) -> float:
 
 
 def _write_json_atomic(path: str, payload: dict) -> None:
-  os.makedirs(os.path.dirname(path), exist_ok=True)
-  tmp = f"{path}.tmp{os.getpid()}"
-  with open(tmp, "w") as f:
-    json.dump(payload, f, indent=1)
-  os.replace(tmp, path)
+  outputs.write_atomic(path, json.dumps(payload, indent=1))
 
 
 def result_path(output_dir: str, config: TrainConfig) -> str:
@@ -208,6 +208,10 @@ def result_path(output_dir: str, config: TrainConfig) -> str:
 
 def model_path(output_dir: str, config: TrainConfig) -> str:
   return os.path.join(output_dir, "models", f"{config.run_name}.keras")
+
+
+def checkpoint_dir(output_dir: str, config: TrainConfig) -> str:
+  return os.path.join(output_dir, "checkpoints", config.run_name)
 
 
 # Runs saved by older versions are not reused: before 0.2.0 the in-memory
@@ -275,13 +279,70 @@ def train(
 
   Raises:
     OutputDirError: `output_dir` is not a writable directory (checked
-      before training).
+      before training), or a write failed (full disk): one line, and the
+      files written before are intact.
+    outputs.RunLockedError: another process is training this run in
+      `output_dir`.
+    checkpoints.Interrupted: a stop was requested (a signal, within
+      `checkpoints.stop_on_signals`); the last finished epoch is saved.
+    distributed.ClusterError: a malformed TF_CONFIG.
   """
+  workers = distributed.from_environment()
   if output_dir is not None:
     prepare_output_dir(output_dir)
     saved = saved_result(output_dir, config, with_model=save_model)
     if saved is not None:
       return saved
+    if workers.is_chief:
+      with outputs.lock_run(output_dir, config.run_name):
+        saved = saved_result(output_dir, config, with_model=save_model)  # another process may have finished it
+        return saved if saved is not None else _train(config, output_dir, data, verbose, save_model, workers)
+  return _train(config, output_dir, data, verbose, save_model, workers)
+
+
+def _models(
+  config: TrainConfig, train: datasets.ImageArrays, feed: str, workers: distributed.Workers
+) -> tuple[keras.Model, keras.Model, datasets.DeviceFeed | None]:
+  """The model, its trainer (`build_trainer`) and, for the device feed, the feed."""
+  device_feed = None
+  if feed == "device":
+    if workers.num_workers > 1:
+      raise distributed.ClusterError("the device feed trains on one device: use feed 'host' or 'auto' with workers")
+    # Built before a checkpoint is read (the trainer needs its layer), so at
+    # epoch 0: EpochSync then sets its epoch as it does the stage's.
+    device_feed = methods.get(config.method).device_training_data(train, config)
+  with workers.scope():
+    model, trainer = build_trainer(config, train.images.shape[1:], train.num_classes, feed=device_feed)
+  return model, trainer, device_feed
+
+
+def _fit(  # noqa: PLR0917 - the two models, the data, then fit's arguments
+  workers: distributed.Workers,
+  model: keras.Model,
+  trainer: keras.Model,
+  stage: tf.data.Dataset,
+  test: datasets.ImageArrays,
+  validate: bool,
+  **fit_args,
+) -> None:
+  """`trainer.fit` alone (test accuracy per epoch if `validate`), or the multi-worker loop on `model`."""
+  test_batches = datasets.batches(test, batch_size=EVAL_BATCH_SIZE)
+  if workers.strategy is None:
+    validation_data = test_batches if validate else None
+    # shuffle=False: the stages shuffle; Keras cannot shuffle a Dataset.
+    trainer.fit(stage, shuffle=False, validation_data=validation_data, **fit_args)
+  else:
+    distributed.fit_multi_worker(workers, model, stage, test=(test_batches, test.labels), **fit_args)
+
+
+def _train(  # noqa: PLR0914, PLR0917 - one run, read top to bottom
+  config: TrainConfig,
+  output_dir: str | None,
+  data: SplitData | None,
+  verbose: int | str,
+  save_model: bool,
+  workers: distributed.Workers,
+) -> dict:
   start = time.perf_counter()
   versions = library_versions()  # before training: nothing after it may fail
   backend.keep_tensorflow_off_accelerators()  # before TensorFlow touches a device
@@ -289,43 +350,48 @@ def train(
   data = data if data is not None else load_data(config)
   feed = resolve_feed(config, backend_info)
   keras.utils.set_random_seed(config.seed)
-  device_feed = methods.get(config.method).device_training_data(data.train, config) if feed == "device" else None
-  model, trainer = build_trainer(config, data.train.images.shape[1:], data.train.num_classes, feed=device_feed)
-  callbacks = []
-  if device_feed is None:
-    fit_data = training_stage(config, data.train)
-    validation_data = datasets.batches(data.test, batch_size=EVAL_BATCH_SIZE)
-  else:
-    fit_data, validation_data = device_feed.dataset, None
-    callbacks.append(_TestAccuracy(model, data.test))
+  model, trainer, device_feed = _models(config, data.train, feed, workers)
+  checkpoint, restored = None, None
   if output_dir is not None:
+    checkpoint = checkpoints.RunCheckpoint(checkpoint_dir(output_dir, config), config.to_dict(), workers.is_chief)
+    restored = checkpoint.restore(trainer)  # the trainer holds the optimizer (the data is not saved)
+  initial_epoch = distributed.agree_on_epoch(workers, restored.epoch if restored else 0)
+  history = checkpoints.SaveEachEpoch(checkpoint, restored) if checkpoint else checkpoints.RunHistory()
+  if device_feed is None:
+    stage = training_stage(config, data.train, initial_epoch=initial_epoch, **workers.stage_options())
+  else:
+    stage = device_feed.dataset
+  callbacks = [history]
+  counter = datasets.epoch_counter(stage)
+  if counter is not None:
+    callbacks.insert(0, checkpoints.EpochSync(counter, initial_epoch))
+  if output_dir is not None and workers.is_chief:
     log_dir = os.path.join(output_dir, "tensorboard", config.run_name)
     callbacks.append(keras.callbacks.TensorBoard(log_dir))
-    # A stage of its own, same seed: the first batch training will see (the
-    # device feed's batches are the stage's).
-    examples = training_stage(config, data.train)
-    summaries.write_training_examples(os.path.join(log_dir, "examples"), examples, data.train.class_names)
+    if restored is None:
+      # A stage of its own, same seed: the first batch training will see
+      # (the device feed's batches are the stage's).
+      examples = training_stage(config, data.train)
+      summaries.write_training_examples(os.path.join(log_dir, "examples"), examples, data.train.class_names)
   if verbose == "auto":
     verbose = 1 if sys.stdout.isatty() else 2
-  history = trainer.fit(
-    fit_data,
-    epochs=config.epochs,
-    shuffle=False,  # The stages shuffle; Keras cannot shuffle a Dataset.
-    validation_data=validation_data,
-    callbacks=callbacks,
-    verbose=verbose,
-  )
+  if device_feed is not None:
+    # The trainer takes indices: the test accuracy is measured on the model.
+    callbacks.append(_TestAccuracy(model, data.test))
+  fit_args = dict(epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
+  _fit(workers, model, trainer, stage, data.test, validate=device_feed is None, **fit_args)
+  signum = checkpoints.stop_requested()
+  if signum is not None:
+    raise checkpoints.Interrupted(checkpoints.interrupted_message(history.epochs_done, config.epochs, signum), signum)
+  evaluate = accuracy if workers.strategy is None else distributed.accuracy
   result = {
     "config": config.to_dict(),
     "class_names": list(data.train.class_names),
     "train_examples": len(data.train),
     "test_examples": len(data.test),
-    "history": {
-      "loss": [float(v) for v in history.history["loss"]],
-      "test_accuracy": [float(v) for v in history.history["val_accuracy"]],
-    },
-    "train_accuracy": accuracy(model, data.train),
-    "test_accuracy": accuracy(model, data.test),
+    "history": history.history,
+    "train_accuracy": evaluate(model, data.train),
+    "test_accuracy": evaluate(model, data.test),
     "wall_time_s": time.perf_counter() - start,
     "backend": backend_info.name,
     "devices": list(backend_info.devices),
@@ -333,13 +399,18 @@ def train(
     "feed": feed,
     "steps_per_execution": config.steps_per_execution,
     "device": "GPU" if backend_info.accelerated else "CPU",
+    "workers": workers.num_workers,
     "versions": versions,
   }
-  if output_dir is not None:
+  if output_dir is not None and workers.is_chief:
     if save_model:
-      os.makedirs(os.path.dirname(model_path(output_dir, config)), exist_ok=True)
-      model.save(model_path(output_dir, config))
+      try:
+        os.makedirs(os.path.dirname(model_path(output_dir, config)), exist_ok=True)
+        model.save(model_path(output_dir, config))
+      except OSError as e:
+        raise OutputDirError(f"cannot write {model_path(output_dir, config)}: {e.strerror or e}") from None
     _write_json_atomic(result_path(output_dir, config), result)
+    checkpoint.remove()
   return result
 
 

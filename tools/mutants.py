@@ -25,6 +25,9 @@ DRAWS = "tfmixup/datasets/draws.py"
 MIXERS = "tfmixup/datasets/mixers.py"
 MIXING = "tfmixup/datasets/mixing.py"
 DEVICE = "tfmixup/datasets/device_feed.py"
+SHARDS = "tfmixup/datasets/shards.py"
+CHECKPOINTS = "tfmixup/checkpoints.py"
+TRAINING = "tfmixup/training.py"
 
 # name: (what it breaks, [(file, old, new), ...])
 MUTANTS = {
@@ -218,6 +221,43 @@ MUTANTS = {
     [
       (STAGES, "mixer.weights_and_labels(y_a, label_rows(index_b), drawn)", "mixer.weights_and_labels(y_a, y_a, drawn)")
     ],
+  ),
+  "resume_restarts_stream_at_0": (
+    "a resumed run's stage restarts its random stream at epoch 0 (no EpochSync, initial_epoch ignored)",
+    [
+      (
+        TRAINING,
+        "  if counter is not None:\n    callbacks.insert(0, checkpoints.EpochSync(",
+        "  if False:\n    callbacks.insert(0, checkpoints.EpochSync(",
+      ),
+      (
+        TRAINING,
+        "training_stage(config, data.train, initial_epoch=initial_epoch,",
+        "training_stage(config, data.train,",
+      ),
+    ],
+  ),
+  "epoch_sync_off": (
+    "the stage's counter is not tied to Keras's epoch (a strategy's look-ahead shifts every epoch)",
+    [(CHECKPOINTS, "    self.counter.set_next_epoch(self.initial_epoch)", "    pass")],
+  ),
+  "shard_overlap": (
+    "every worker takes the first rows of each batch: examples used twice, others never",
+    [
+      (
+        SHARDS,
+        "  return worker_index * size // num_workers, (worker_index + 1) * size // num_workers",
+        "  return 0, size // num_workers",
+      )
+    ],
+  ),
+  "checksum_ignored": (
+    "a damaged checkpoint is not detected by its checksum",
+    [(CHECKPOINTS, '    if _sha256(weights) != meta["weights_sha256"]:', "    if False:")],
+  ),
+  "partial_epoch_saved": (
+    "an epoch cut short by a stop request is saved as finished",
+    [(CHECKPOINTS, "    if stop_requested() is not None or (steps and self._last_step + 1 < steps):", "    if False:")],
   ),
 }
 

@@ -8,6 +8,7 @@ Public API:
   device_mixup, device_pair_sampling,                the same batches mixed on the accelerator
   device_batches, DeviceFeed, ResidentImages         (data resident on the device)
   Schedule                                           the epochs a stage mixes in
+  epoch_counter                                      a stage's epoch counter (for resuming)
   mix_batches, cut_batches, mix_or_cut_batches,      the pure arithmetic
   pair_batches, smooth_labels
   sample_beta, sample_boxes                          stateless draws
@@ -29,7 +30,7 @@ from tfmixup.datasets.mixers import check_alpha
 from tfmixup.datasets.mixing import cut_batches, mix_batches, mix_or_cut_batches, pair_batches, smooth_labels
 from tfmixup.datasets.schedules import Schedule
 from tfmixup.datasets.sources import ImageArrays, load, load_arrays, select_classes
-from tfmixup.datasets.stages import batches, cutmix, mixup, mixup_cutmix, pair_sampling, paired
+from tfmixup.datasets.stages import batches, cutmix, epoch_counter, mixup, mixup_cutmix, pair_sampling, paired
 
 __all__ = [
   "DataError",
@@ -47,6 +48,7 @@ __all__ = [
   "device_batches",
   "device_mixup",
   "device_pair_sampling",
+  "epoch_counter",
   "load",
   "load_arrays",
   "mix_batches",

@@ -222,6 +222,7 @@ class Custom:
   """
 
   combine: Combine
+  per_batch_draws = ("seed",)  # one seed per batch, not per sample (see shards.py)
 
   def __post_init__(self) -> None:
     if not callable(self.combine):

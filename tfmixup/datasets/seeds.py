@@ -8,6 +8,7 @@ tensor as `tf.random.stateless_*` take it:
     pass A (first examples)  = derive(epoch e, PASS_A)    a permutation
     pass B (partners)        = derive(epoch e, PASS_B)    a permutation
     λ of batch s             = split(derive(epoch e, LAMBDA), batches)[s]
+    worker w's per-batch draws = derive(derive(epoch e, LAMBDA), WORKER, w)  (`shards.py`)
   a `tf.data.Dataset` input, whose number of batches may be unknown:
     shuffle seeds            = derive(epoch e, SHUFFLE_A / SHUFFLE_B)[0]
     λ of batch s             = split(derive(derive(epoch e, LAMBDA), s // 1024), 1024)[s % 1024]
@@ -53,6 +54,7 @@ class Stream(enum.IntEnum):
   LAMBDA = 4
   SHUFFLE_A = 5
   SHUFFLE_B = 6
+  WORKER = 7
 
 
 def derive(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:
@@ -152,6 +154,10 @@ class EpochCounter:
   def next_epoch(self) -> int:
     """The epoch number the next iteration will get."""
     return int(self._next.numpy())
+
+  def set_next_epoch(self, epoch: int) -> None:
+    """Makes `epoch` the number the next iteration gets (training ties it to its own epochs)."""
+    self._next.assign(epoch)
 
   def dataset(self) -> tf.data.Dataset:
     """A one-element dataset: this iteration's epoch number (int64 scalar)."""

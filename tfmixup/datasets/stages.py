@@ -20,8 +20,9 @@ Two inputs, one plumbing:
   mixed by the same mixer. Use this for data that does not fit in memory.
 
 Options every stage takes (`**options`, see `paired`): `num_classes`,
-`drop_remainder`, `shuffle_buffer`, `label_smoothing`, `schedule` and
-`initial_epoch`.
+`drop_remainder`, `shuffle_buffer`, `label_smoothing`, `schedule`,
+`initial_epoch`, and `num_workers` / `worker_index` (one worker's share of
+every batch, for multi-worker training: see `shards.py`).
 
 Randomness. Every stream (both passes, the mixing draws, the shuffle seeds
 of a `tf.data.Dataset` input) is derived from `seed` and the epoch number in
@@ -30,18 +31,21 @@ the stage's `initial_epoch` plus the number of earlier iterations of the
 returned dataset (Keras starts one per epoch), so the same seed gives the
 same stream of batches in every run and process, every epoch has new pairs
 and draws, and a run resumed at epoch k with `initial_epoch=k` continues the
-stream. Nothing depends on TensorFlow's global seed (`tf.random.set_seed`):
-the in-memory path uses stateless ops only, and the `shuffle` seeds of a
-`tf.data.Dataset` input are used without the global seed mixed in.
+stream. `epoch_counter(stage)` gives the counter, so that training can tie it
+to its own epoch number (`tfmixup.checkpoints.EpochSync`). Nothing depends
+on TensorFlow's global seed (`tf.random.set_seed`): the in-memory path
+uses stateless ops only, and the `shuffle` seeds of a `tf.data.Dataset`
+input are used without the global seed mixed in.
 """
 
 import dataclasses
+import weakref
 from typing import Protocol
 
 import numpy as np
 import tensorflow as tf
 
-from tfmixup.datasets import draws, idx, mixers, mixing, seeds
+from tfmixup.datasets import draws, idx, mixers, mixing, seeds, shards
 from tfmixup.datasets.errors import DataError, LabelError
 from tfmixup.datasets.labels import LabelFormat, label_format, to_rows
 from tfmixup.datasets.mixers import Combine
@@ -138,6 +142,8 @@ class _Options:
   label_smoothing: float = 0.0
   schedule: Schedule | None = None
   initial_epoch: int = 0
+  num_workers: int = 1
+  worker_index: int = 0
 
   def __post_init__(self) -> None:
     object.__setattr__(self, "batch_size", _check_positive_int("batch_size", self.batch_size))
@@ -157,6 +163,21 @@ class _Options:
     epoch = self.initial_epoch
     if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
       raise DataError(f"initial_epoch must be an integer >= 0, got {epoch!r}")
+    shards.check(self.num_workers, self.worker_index)
+
+
+# Each mixing stage's epoch counter, by the dataset the stage returned.
+_COUNTERS: "weakref.WeakKeyDictionary[tf.data.Dataset, seeds.EpochCounter]" = weakref.WeakKeyDictionary()
+
+
+def _counted(ds: tf.data.Dataset, counter: seeds.EpochCounter) -> tf.data.Dataset:
+  _COUNTERS[ds] = counter
+  return ds
+
+
+def epoch_counter(stage: tf.data.Dataset) -> seeds.EpochCounter | None:
+  """The epoch counter of a dataset a mixing stage returned (None for any other dataset)."""
+  return _COUNTERS.get(stage)
 
 
 def _epoch_active(options: _Options, epoch: tf.Tensor) -> tf.Tensor | None:
@@ -183,7 +204,9 @@ def _finisher(mixer: Mixer | None, options: _Options):
   return finish
 
 
-def _array_epochs(size: int, image_shape, mixer: Mixer | None, options: _Options) -> tuple[tf.data.Dataset, int]:
+def _array_epochs(
+  size: int, image_shape, mixer: Mixer | None, options: _Options
+) -> tuple[tf.data.Dataset, int, seeds.EpochCounter]:
   """The in-memory path's plumbing: per iteration (epoch), one element per batch.
 
   Each element is `(rows_a int32 [B], rows_b int32 [B], drawn, [active])`:
@@ -192,7 +215,7 @@ def _array_epochs(size: int, image_shape, mixer: Mixer | None, options: _Options
   schedule, whether this epoch mixes (a bool scalar).
 
   Returns:
-    The dataset, and the number of batches per epoch.
+    The dataset, the number of batches per epoch, and the epoch counter.
   """
   batch_size = options.batch_size
   num_batches = size // batch_size if options.drop_remainder else -(-size // batch_size)
@@ -202,6 +225,7 @@ def _array_epochs(size: int, image_shape, mixer: Mixer | None, options: _Options
   counter = seeds.EpochCounter(options.initial_epoch)
   full_batches = size // batch_size  # the rest, if kept, is one smaller batch
   cut = full_batches * batch_size
+  sharded = shards.check_split(options.num_workers, batch_size, size - cut if num_batches > full_batches else 0)
 
   def rows(order: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """A permutation as full batches `[full_batches, B]` and the rest `[size % B]`."""
@@ -220,19 +244,23 @@ def _array_epochs(size: int, image_shape, mixer: Mixer | None, options: _Options
     active = _epoch_active(options, epoch)
     (full_a, rest_a), (full_b, rest_b) = rows(order_a), rows(order_b)
     head = {name: value[:full_batches] for name, value in drawn.items()}
+    tail = {name: value[full_batches] for name, value in drawn.items()} if num_batches > full_batches else None
+    if sharded:  # this worker's share of every batch (see shards.py)
+      full_a, full_b, head, rest_a, rest_b, tail = shards.share(
+        (full_a, full_b, head), (rest_a, rest_b, tail), (options.num_workers, options.worker_index), mixer, epoch_seed
+      )
     ds = tf.data.Dataset.from_tensor_slices((full_a, full_b, head))
-    if num_batches > full_batches:
-      tail = {name: value[full_batches] for name, value in drawn.items()}
+    if tail is not None:
       ds = ds.concatenate(tf.data.Dataset.from_tensors((rest_a, rest_b, tail)))
     return ds if active is None else ds.map(lambda a, b, d: (a, b, d, active))
 
   # One element per iteration (the epoch number), then one per batch.
-  return counter.dataset().flat_map(epoch_batches), num_batches
+  return counter.dataset().flat_map(epoch_batches), num_batches, counter
 
 
-def _finish_array_pipeline(ds: tf.data.Dataset, num_batches: int) -> tf.data.Dataset:
+def _finish_array_pipeline(ds: tf.data.Dataset, num_batches: int, counter: seeds.EpochCounter) -> tf.data.Dataset:
   ds = ds.apply(tf.data.experimental.assert_cardinality(num_batches)).prefetch(tf.data.AUTOTUNE)
-  return ds.with_options(_KEEP_GRAPH)
+  return _counted(ds.with_options(_KEEP_GRAPH), counter)
 
 
 def _from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: _Options) -> tf.data.Dataset:
@@ -274,9 +302,9 @@ def _from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: _Optio
     x_a, y_a = fetch(index_a)
     return finish(x_a, y_a, lambda: fetch(index_b), drawn, active)
 
-  epochs, num_batches = _array_epochs(size, images.shape[1:], mixer, options)
+  epochs, num_batches, counter = _array_epochs(size, images.shape[1:], mixer, options)
   # The gathering and mixing of each batch run in one parallel map.
-  return _finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches)
+  return _finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches, counter)
 
 
 def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: _Options) -> tuple[tf.data.Dataset, np.ndarray]:
@@ -321,8 +349,9 @@ def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: _Options
     inputs = {"index_a": tf.cast(index_a, tf.int32), "index_b": tf.cast(index_b, tf.int32), "weight_a": weights}
     return inputs, mixing.smooth_labels(y, options.label_smoothing)
 
-  epochs, num_batches = _array_epochs(len(labels), images.shape[1:], mixer, options)
-  return _finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches), images
+  epochs, num_batches, counter = _array_epochs(len(labels), images.shape[1:], mixer, options)
+  ds = _finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches, counter)
+  return ds, images
 
 
 def _from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: _Options) -> tf.data.Dataset:
@@ -386,7 +415,10 @@ def _from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: _Optio
 
     return pairs.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
 
-  return counter.dataset().flat_map(epoch_batches).prefetch(tf.data.AUTOTUNE)
+  ds = counter.dataset().flat_map(epoch_batches)
+  if options.num_workers > 1:  # this worker's share of every mixed batch (see shards.py)
+    ds = ds.map(lambda x, y: shards.slice_batch((x, y), options.num_workers, options.worker_index))
+  return _counted(ds.prefetch(tf.data.AUTOTUNE), counter)
 
 
 def _stage(data: Data, mixer: Mixer | None, options: _Options) -> tf.data.Dataset:
@@ -442,6 +474,11 @@ def paired(data: Data, combine: Combine, *, batch_size: int, seed: int | None, *
         first stream's batches unmixed (default: every epoch mixes).
       initial_epoch: the number of the first iteration's epoch (default 0);
         pass Keras's `initial_epoch` when resuming.
+      num_workers, worker_index: yield only this worker's share of every
+        batch (default 1, 0): rows [i·B/n, (i+1)·B/n) of each batch, so the
+        workers together use each example once per epoch and, batch for
+        batch, exactly what one worker would; partners still come from the
+        whole dataset (see `shards.py`).
 
   Returns:
     A dataset of `(images float32 [B, H, W, C], labels float32 [B, K])`,

@@ -8,6 +8,10 @@ Reproduces the study's Table 1 (陈晋泰, "Mixup 技术分析", see
 Trains the grid (datasets x methods x seeds; runs already in
 `<output_dir>/runs` are not redone), then writes `table1.md`, `runs.csv`,
 `table1.png`, `intrusion.md` and `mixtures.png` to `--output_dir`.
+
+On n machines (or processes) sharing `--output_dir`, run the same command
+with `--shard=0/n`, ..., `--shard=n-1/n`: each trains its runs once, and the
+one that finds every run saved writes the report.
 """
 
 import os
@@ -25,13 +29,25 @@ _EPOCHS = flags.DEFINE_integer("epochs", 5, "Training epochs per run.", lower_bo
 _TRAIN_SIZE = flags.DEFINE_integer("train_size", None, "Use only the first N training images (CI).", lower_bound=1)
 _TEST_SIZE = flags.DEFINE_integer("test_size", None, "Use only the first N test images (CI).", lower_bound=1)
 _SKIP_TRAINING = flags.DEFINE_bool("report_only", False, "Only write the reports from saved runs.")
+_SHARD = flags.DEFINE_string("shard", "0/1", "i/n: train only runs i, i+n, ... (n processes sharing --output_dir).")
+
+
+@flags.validator("shard", "must be i/n with integers 0 <= i < n, e.g. 0/2")
+def _shard_ok(value: str) -> bool:
+  from tfmixup.study.grid import parse_shard  # noqa: PLC0415
+
+  try:
+    parse_shard(value)
+  except ValueError as e:
+    raise flags.ValidationError(str(e)) from None
+  return True
 
 
 def main(argv: list[str]) -> None:
   program = os.path.basename(sys.argv[0])
   if len(argv) > 1:
     sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
-  from tfmixup import training  # noqa: PLC0415
+  from tfmixup import checkpoints, distributed, outputs, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
   from tfmixup.datasets import DataError  # noqa: PLC0415
   from tfmixup.study import grid, report  # noqa: PLC0415
@@ -42,12 +58,26 @@ def main(argv: list[str]) -> None:
   spec = grid.default_spec(base, range(_SEEDS.value))
   output_dir = _OUTPUT_DIR.value
   start = time.perf_counter()
+  shard = grid.parse_shard(_SHARD.value)
   try:
     training.prepare_output_dir(output_dir)
     if not _SKIP_TRAINING.value:
-      grid.run_grid(spec, output_dir)
-    report.write_all(spec, output_dir, command=" ".join(["python", *sys.argv]))
-  except (DataError, training.OutputDirError, FileNotFoundError) as e:
+      with checkpoints.stop_on_signals():  # SIGINT/SIGTERM: stop after this step, state saved
+        grid.run_grid(spec, output_dir, shard_of=shard)
+      missing = grid.missing_runs(spec, output_dir)
+      if missing:  # other shards are still training: the last one to finish reports
+        print(f"Shard {_SHARD.value} done; {len(missing)} runs of other shards to go: the last shard writes the report")
+        return
+    try:
+      with outputs.lock_run(output_dir, "report"):  # shards finishing together: one writes it
+        report.write_all(spec, output_dir, command=" ".join(["python", *sys.argv]))
+    except outputs.RunLockedError:
+      print("Another process is writing the report")
+      return
+  except checkpoints.Interrupted as e:
+    print(f"{program}: {e}", file=sys.stderr, flush=True)
+    sys.exit(128 + e.signum)
+  except (DataError, training.OutputDirError, distributed.ClusterError, FileNotFoundError) as e:
     sys.exit(f"{program}: error: {e}")
   print(f"Done in {time.perf_counter() - start:.0f} s; reports in {output_dir}")
 
