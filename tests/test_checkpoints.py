@@ -41,8 +41,8 @@ class ResumeTest(tf.test.TestCase):
     super().setUpClass()
     cls.data = training.load_data(SMALL)
 
-  def train_stopping_at(self, output_dir, epoch, step):
-    """Trains SMALL until a stop request at (epoch, step); returns the Interrupted error."""
+  def train_stopping_at(self, output_dir, epoch, step, config=SMALL):
+    """Trains `config` until a stop request at (epoch, step); returns the Interrupted error."""
     stopper = StopAt(epoch, step)
     fit = keras.Model.fit
 
@@ -51,7 +51,7 @@ class ResumeTest(tf.test.TestCase):
 
     with checkpoints.stop_on_signals(), mock.patch.object(keras.Model, "fit", fit_with_stopper):
       with self.assertRaises(checkpoints.Interrupted) as raised:
-        training.train(SMALL, output_dir, data=self.data, verbose=0)
+        training.train(config, output_dir, data=self.data, verbose=0)
     return raised.exception
 
   def test_stopped_corrupted_and_resumed_run_equals_uninterrupted(self):
@@ -85,6 +85,20 @@ class ResumeTest(tf.test.TestCase):
     self.assertRegex(notices[1], r"resuming from the last good checkpoint, epoch 1$")
     self.assertEqual(fields(resumed), fields(whole))
     self.assertFalse(os.path.exists(directory))  # a finished run keeps no checkpoints
+
+  def test_device_feed_resumes_exactly(self):
+    # The device feed's trainer (optimizer included, the resident data left
+    # out) is what is checkpointed, and its epoch is synced like the stage's:
+    # stopped in epoch 2 and resumed, it ends as the uninterrupted run.
+    config = dataclasses.replace(SMALL, feed="device")
+    whole = training.train(config, self.create_tempdir().full_path, data=self.data, verbose=0)
+    self.assertEqual(whole["feed"], "device")
+    out = self.create_tempdir().full_path
+    self.train_stopping_at(out, epoch=1, step=2, config=config)
+    weights = os.path.join(training.checkpoint_dir(out, config), "epoch-0001.weights.h5")
+    self.assertLess(os.path.getsize(weights), 2_000_000)  # the model and Adam's state, not 256 images... nor 60k
+    resumed = training.train(config, out, data=self.data, verbose=0)
+    self.assertEqual(fields(resumed), fields(whole))
 
   def test_checkpoint_of_another_config_is_not_restored(self):
     directory = os.path.join(self.create_tempdir().full_path, "run")

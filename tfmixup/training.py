@@ -376,8 +376,9 @@ def _train(  # noqa: PLR0914, PLR0917 - one run, read top to bottom
   if verbose == "auto":
     verbose = 1 if sys.stdout.isatty() else 2
   if device_feed is not None:
-    # The trainer takes indices: the test accuracy is measured on the model.
-    callbacks.append(_TestAccuracy(model, data.test))
+    # The trainer takes indices: the test accuracy is measured on the model,
+    # before the history records the epoch.
+    callbacks.insert(callbacks.index(history), _TestAccuracy(model, data.test))
   fit_args = dict(epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
   _fit(workers, model, trainer, stage, data.test, validate=device_feed is None, **fit_args)
   signum = checkpoints.stop_requested()
