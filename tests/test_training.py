@@ -152,3 +152,6 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
   def test_feed_choice(self, accelerated, method, feed, expected):
     info = backend.BackendInfo(name="jax", devices=("x",), accelerated=accelerated)
     self.assertEqual(training.resolve_feed(TrainConfig(method=method, feed=feed), info), expected)
+    # With several workers or devices, "auto" keeps the stage (the device feed does not shard).
+    several = training.resolve_feed(TrainConfig(method=method, feed=feed), info, num_workers=2)
+    self.assertEqual(several, "host" if feed == "auto" else feed)

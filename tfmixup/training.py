@@ -63,12 +63,18 @@ def resolve_jit_compile(setting: str) -> bool:
   return backend.resolve_jit_compile(setting)
 
 
-def resolve_feed(config: TrainConfig, backend_info: backend.BackendInfo | None = None) -> str:
-  """ "host" or "device": "auto" is the device feed when the backend has an accelerator and the method a device feed."""
+def resolve_feed(config: TrainConfig, backend_info: backend.BackendInfo | None = None, num_workers: int = 1) -> str:
+  """ "host" or "device".
+
+  "auto" is the device feed when the backend has an accelerator, the method
+  a device feed, and training runs on one device (the device feed does not
+  shard: with several workers or devices, the stage).
+  """
   if config.feed != "auto":
     return config.feed
   backend_info = backend_info or backend.info()
-  return "device" if backend_info.accelerated and methods.get(config.method).device_feed else "host"
+  one_device = num_workers == 1
+  return "device" if backend_info.accelerated and one_device and methods.get(config.method).device_feed else "host"
 
 
 def training_stage(
@@ -348,7 +354,7 @@ def _train(  # noqa: PLR0914, PLR0917 - one run, read top to bottom
   backend.keep_tensorflow_off_accelerators()  # before TensorFlow touches a device
   backend_info = backend.info()
   data = data if data is not None else load_data(config)
-  feed = resolve_feed(config, backend_info)
+  feed = resolve_feed(config, backend_info, workers.num_workers)
   keras.utils.set_random_seed(config.seed)
   model, trainer, device_feed = _models(config, data.train, feed, workers)
   checkpoint, restored = None, None
