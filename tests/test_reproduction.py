@@ -38,11 +38,20 @@ class CutDownGridTest(tf.test.TestCase):
       f"--output_dir={out}",
       "--seeds=2",
       "--epochs=1",
-      "--train_size=600",
+      "--train_size=512",  # whole batches of 128: one traced step function
       "--test_size=400",
     ]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=900, check=False)
-    self.assertEqual(proc.returncode, 0, msg=proc.stderr[-3000:])
+    # Two shards at once on one output directory (as two machines would be):
+    # each trains its runs once, the last to finish writes the report.
+    shards = [
+      subprocess.Popen([*args, f"--shard={i}/2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      for i in range(2)
+    ]
+    outs = [proc.communicate(timeout=900) for proc in shards]
+    for proc, (stdout, stderr) in zip(shards, outs, strict=True):
+      self.assertEqual(proc.returncode, 0, msg=stderr[-3000:])
+    trained = sum(stdout.count("trained in") for stdout, _ in outs)
+    self.assertEqual(trained, 26, msg=[stdout[-2000:] for stdout, _ in outs])
     with open(os.path.join(out, "runs.csv")) as f:
       rows = list(csv.DictReader(f))
     # 3 datasets x 3 methods + 2 controls x 2 methods, 2 seeds each.

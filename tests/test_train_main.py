@@ -231,20 +231,18 @@ class MainRunTest(tf.test.TestCase):
     self.assertEqual(result["feed"], "device")
     self.assertNotEmpty(result["devices"])
     self.assertTrue(all(d.startswith(("cpu", "TFRT_CPU")) for d in result["devices"]), result["devices"])
-    self.assertGreater(result["test_accuracy"], 0.8)
+    self.assertGreater(result["test_accuracy"], 0.6)  # chance: 1/3 (1,000 images, one epoch)
 
-  def test_every_method_trains(self):
-    # `--method=cutmix` and the study's short forms train end to end; the
-    # table's row is the method's label.
-    for args, label in (
-      (["--method=cutmix"], "CutMix"),
-      (["--pair_sampling", "--label_smoothing=0.1", "--off_last=1", "--epochs=2"], "pair sampling"),
-    ):
-      out = self.create_tempdir().full_path
-      proc = run_main(
-        "--subset=147", *args, f"--data_dir={MNIST_DIR}", f"--output_dir={out}", "--runs=1", "--train_size=1000"
-      )
-      self.assertEqual(proc.returncode, 0, msg=proc.stderr[-3000:])
-      self.assertIn("| | {1,4,7} |", proc.stdout)
-      self.assertRegex(proc.stdout, rf"\| {label} \| \d+\.\d% \(\d+\.\d%\) \|")
-      shutil.rmtree(out)
+  def test_a_short_form_with_options_trains(self):
+    # The study's short form and the schedule and smoothing flags, end to end;
+    # the table's row is the method's label. (Every method trains in-process
+    # in test_training.py.)
+    out = self.create_tempdir().full_path
+    proc = run_main(
+      "--subset=147", "--pair_sampling", "--label_smoothing=0.1", "--off_last=1", "--epochs=2",
+      f"--data_dir={MNIST_DIR}", f"--output_dir={out}", "--runs=1", "--train_size=1000",
+    )  # fmt: skip
+    self.assertEqual(proc.returncode, 0, msg=proc.stderr[-3000:])
+    self.assertIn("| | {1,4,7} |", proc.stdout)
+    self.assertRegex(proc.stdout, r"\| pair sampling \| \d+\.\d% \(\d+\.\d%\) \|")
+    shutil.rmtree(out)

@@ -14,17 +14,32 @@ call, here or in the user's code:
 and then `TrainConfig(method="my_mix")` / `train_main.py --method=my_mix`.
 """
 
+from __future__ import annotations
+
 import dataclasses
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import keras
-import tensorflow as tf
-
-from tfmixup import datasets
 from tfmixup.config import ConfigError, TrainConfig
 
+if TYPE_CHECKING:
+  import keras
+  import tensorflow as tf
+
+  from tfmixup import datasets
+
+# Imported without TensorFlow, so that a config (and a flag) naming an
+# unknown method fails at once; the built-in methods import
+# `tfmixup.datasets` when they first build data.
+
 # (training data, config, batch_size=, seed=, label_smoothing=, schedule=, initial_epoch=) -> batches
-Stage = Callable[..., tf.data.Dataset]
+Stage = Callable[..., "tf.data.Dataset"]
+
+
+def _datasets():
+  from tfmixup import datasets  # noqa: PLC0415 - imports TensorFlow
+
+  return datasets
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,7 +76,7 @@ class Method:
     """The batches this method trains on: the method's stage with the config's common options (and `options`)."""
     options = {**_options(config, initial_epoch), **options}
     if self.stage is None:
-      return datasets.batches(data, **options)
+      return _datasets().batches(data, **options)
     return self.stage(data, config, schedule=config.schedule(), **options)
 
   def device_training_data(
@@ -127,7 +142,7 @@ register(
   Method(
     name="erm",
     label="without",
-    device_feed=lambda data, c, **o: datasets.device_batches(data, **o),
+    device_feed=lambda data, c, **o: _datasets().device_batches(data, **o),
     mixes=False,
   )
 )
@@ -135,8 +150,8 @@ register(
   Method(
     name="mixup",
     label="Mixup",
-    stage=lambda data, c, **o: datasets.mixup(data, alpha=c.alpha, prob=c.prob, **o),
-    device_feed=lambda data, c, **o: datasets.device_mixup(data, alpha=c.alpha, prob=c.prob, **o),
+    stage=lambda data, c, **o: _datasets().mixup(data, alpha=c.alpha, prob=c.prob, **o),
+    device_feed=lambda data, c, **o: _datasets().device_mixup(data, alpha=c.alpha, prob=c.prob, **o),
     uses_alpha=True,
   )
 )
@@ -144,7 +159,7 @@ register(
   Method(
     name="cutmix",
     label="CutMix",
-    stage=lambda data, c, **o: datasets.cutmix(data, alpha=c.alpha, prob=c.prob, **o),
+    stage=lambda data, c, **o: _datasets().cutmix(data, alpha=c.alpha, prob=c.prob, **o),
     uses_alpha=True,
   )
 )
@@ -152,7 +167,7 @@ register(
   Method(
     name="mixup_cutmix",
     label="Mixup or CutMix",
-    stage=lambda data, c, **o: datasets.mixup_cutmix(
+    stage=lambda data, c, **o: _datasets().mixup_cutmix(
       data, mixup_alpha=c.alpha, cutmix_alpha=c.cutmix_alpha, switch_prob=c.switch_prob, prob=c.prob, **o
     ),
     uses_alpha=True,
@@ -162,7 +177,7 @@ register(
   Method(
     name="pair_sampling",
     label="pair sampling",
-    stage=lambda data, c, **o: datasets.pair_sampling(data, prob=c.prob, **o),
-    device_feed=lambda data, c, **o: datasets.device_pair_sampling(data, prob=c.prob, **o),
+    stage=lambda data, c, **o: _datasets().pair_sampling(data, prob=c.prob, **o),
+    device_feed=lambda data, c, **o: _datasets().device_pair_sampling(data, prob=c.prob, **o),
   )
 )
