@@ -48,7 +48,7 @@ class CutDownGridTest(tf.test.TestCase):
       for i in range(2)
     ]
     outs = [proc.communicate(timeout=900) for proc in shards]
-    for proc, (stdout, stderr) in zip(shards, outs, strict=True):
+    for proc, (_, stderr) in zip(shards, outs, strict=True):
       self.assertEqual(proc.returncode, 0, msg=stderr[-3000:])
     trained = sum(stdout.count("trained in") for stdout, _ in outs)
     self.assertEqual(trained, 26, msg=[stdout[-2000:] for stdout, _ in outs])
