@@ -156,15 +156,15 @@ def main(argv: list[str]) -> None:
   program = os.path.basename(sys.argv[0])
   if len(argv) > 1:
     sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
-  # Imported here so that flag errors are reported before TensorFlow loads.
-  from tfmixup import checkpoints, distributed, training  # noqa: PLC0415
-  from tfmixup.datasets import DataError  # noqa: PLC0415
-  from tfmixup.study import tables  # noqa: PLC0415
-
   try:
     config = _config()
   except config_lib.ConfigError as e:
     sys.exit(f"{program}: error: {e}")
+  # Imported here so that flag and config errors are reported before TensorFlow loads.
+  from tfmixup import checkpoints, distributed, training  # noqa: PLC0415
+  from tfmixup.datasets import DataError  # noqa: PLC0415
+  from tfmixup.study import tables  # noqa: PLC0415
+
   logging.info("Config: %s", config)
   try:
     with checkpoints.stop_on_signals():  # SIGINT/SIGTERM: stop after this step, state saved
