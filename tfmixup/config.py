@@ -159,7 +159,7 @@ class TrainConfig:
       object.__setattr__(self, "classes", classes)
     if self.off_last > self.epochs:
       raise ConfigError(f"off_last={self.off_last} is more than the {self.epochs} epochs")
-    if self.schedule() is not None and not method.mixes:
+    if (self.mix_start or self.mix_on or self.off_last) and not method.mixes:  # (without importing TensorFlow)
       raise ConfigError(f"mix_start, mix_on, mix_off and off_last need a mixing method, not {self.method!r}")
 
   def schedule(self) -> "Schedule | None":
