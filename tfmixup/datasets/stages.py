@@ -204,6 +204,15 @@ def _finisher(mixer: Mixer | None, options: _Options):
   return finish
 
 
+def _num_batches(size: int, options: _Options) -> int:
+  """Batches per epoch of `size` in-memory examples; raises DataError if drop_remainder leaves none."""
+  batch_size = options.batch_size
+  num_batches = size // batch_size if options.drop_remainder else -(-size // batch_size)
+  if num_batches == 0:
+    raise DataError(f"drop_remainder with {size} examples < batch_size {batch_size} leaves no batch")
+  return num_batches
+
+
 def _array_epochs(
   size: int, image_shape, mixer: Mixer | None, options: _Options
 ) -> tuple[tf.data.Dataset, int, seeds.EpochCounter]:
@@ -218,9 +227,7 @@ def _array_epochs(
     The dataset, the number of batches per epoch, and the epoch counter.
   """
   batch_size = options.batch_size
-  num_batches = size // batch_size if options.drop_remainder else -(-size // batch_size)
-  if num_batches == 0:
-    raise DataError(f"drop_remainder with {size} examples < batch_size {batch_size} leaves no batch")
+  num_batches = _num_batches(size, options)
   root = seeds.root(options.seed)
   counter = seeds.EpochCounter(options.initial_epoch)
   full_batches = size // batch_size  # the rest, if kept, is one smaller batch
@@ -274,9 +281,7 @@ def _from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: _Optio
     return x, to_rows(tf.gather(labels_t, indices), fmt, check=False)
 
   if options.seed is None:  # In order, no mixing: evaluation.
-    num_batches = size // batch_size if options.drop_remainder else -(-size // batch_size)
-    if num_batches == 0:
-      raise DataError(f"drop_remainder with {size} examples < batch_size {batch_size} leaves no batch")
+    num_batches = _num_batches(size, options)
 
     def in_order(step: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
       start = step * batch_size
