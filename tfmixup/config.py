@@ -86,6 +86,16 @@ class TrainConfig:
       accelerator.
     train_size: use only the first N training images (None: all).
     test_size: use only the first N test images (None: all).
+    train_per_class: use only the first N training images of each class
+      (None: all); applied before `train_size`.
+    fraction: train on only the first `fraction` of the one epoch (a
+      training length under one epoch; needs `epochs` = 1 when < 1).
+    sorted_buffer: a pipeline fault, for the study (see README "Results"):
+      the training data sorted by class and each epoch's order made by a
+      shuffle buffer of this many examples, as `tf.data`'s `shuffle(N)`
+      over class-sorted files does (None: a full shuffle each epoch).
+    input_scale: the model multiplies its inputs by this; 255 reproduces
+      unnormalized 0-255 inputs (another pipeline fault).
   """
 
   dataset: str = "mnist"
@@ -111,6 +121,10 @@ class TrainConfig:
   steps_per_execution: int = 1
   train_size: int | None = None
   test_size: int | None = None
+  train_per_class: int | None = None
+  fraction: float = 1.0
+  sorted_buffer: int | None = None
+  input_scale: float = 1.0
 
   def __post_init__(self) -> None:
     from tfmixup import methods  # noqa: PLC0415 - the registry imports TensorFlow
@@ -137,10 +151,20 @@ class TrainConfig:
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-    for name in ("train_size", "test_size"):
+    for name in ("train_size", "test_size", "train_per_class", "sorted_buffer"):
       value = getattr(self, name)
       if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ConfigError(f"{name} must be a positive integer or None, got {value!r}")
+    ranges = (
+      ("fraction", "in (0, 1]", lambda v: 0 < v <= 1),
+      ("input_scale", "finite and > 0", lambda v: 0 < v < math.inf),
+    )
+    for name, what, within in ranges:
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, int | float) or not within(value):
+        raise ConfigError(f"{name} must be {what}, got {value!r}")
+    if self.fraction < 1 and self.epochs != 1:
+      raise ConfigError(f"fraction={self.fraction:g} (< 1 epoch) needs epochs=1, got epochs={self.epochs}")
     if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
       raise ConfigError(f"learning_rate must be finite and > 0, got {self.learning_rate!r}")
     if self.jit_compile not in JIT_CHOICES:
@@ -190,6 +214,9 @@ class TrainConfig:
         parts.append(f"{tag}{getattr(self, field):g}")
     if self.schedule() is not None:
       parts.append(f"s{self.mix_start}.{self.mix_on}.{self.mix_off}.{self.off_last}")
+    for field, tag in (("train_per_class", "n"), ("fraction", "f"), ("sorted_buffer", "sb"), ("input_scale", "x")):
+      if getattr(self, field) != defaults[field].default:
+        parts.append(f"{tag}{getattr(self, field):g}")
     return "-".join(parts) + f"-seed{self.seed}"
 
   def to_dict(self) -> dict:

@@ -100,12 +100,15 @@ class Method:
 
 
 def _options(config: TrainConfig, initial_epoch: int) -> dict:
-  return dict(
+  options = dict(
     batch_size=config.batch_size,
     seed=config.seed,
     label_smoothing=config.label_smoothing,
     initial_epoch=initial_epoch,
   )
+  if config.sorted_buffer is not None:
+    options["sorted_buffer"] = config.sorted_buffer
+  return options
 
 
 _REGISTRY: dict[str, Method] = {}

@@ -19,6 +19,7 @@ def build_model(
   input_shape: Sequence[int],
   num_classes: int,
   filters: Sequence[int] = (32, 64, 64),
+  input_scale: float = 1.0,
 ) -> keras.Sequential:
   """Builds the three-conv classifier.
 
@@ -26,6 +27,9 @@ def build_model(
     input_shape: `[H, W, C]` of one image.
     num_classes: K, the number of output logits.
     filters: widths of the three convolutions.
+    input_scale: multiply the inputs by this first (a `Rescaling` layer,
+      no weights); 255 turns [0, 1] images into the 0-255 inputs of an
+      unnormalized pipeline. 1: no such layer.
 
   Returns:
     An uncompiled `keras.Sequential` mapping float32 `[B, H, W, C]` images to
@@ -33,9 +37,11 @@ def build_model(
   """
   if len(filters) != 3:
     raise ValueError(f"filters must name three widths, got {tuple(filters)}")
+  rescale = [] if input_scale == 1 else [keras.layers.Rescaling(input_scale)]
   return keras.Sequential(
     [
       keras.Input(shape=tuple(input_shape)),
+      *rescale,
       keras.layers.Conv2D(filters[0], 3, activation="relu"),
       keras.layers.MaxPooling2D(2),
       keras.layers.Conv2D(filters[1], 3, activation="relu"),

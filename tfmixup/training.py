@@ -51,11 +51,25 @@ def load_data(config: TrainConfig) -> SplitData:
   kwargs = dict(data_dir=config.data_dir, classes=config.classes, download=config.data_dir is None or config.download)
   train = datasets.load_arrays(config.dataset, "train", **kwargs)
   test = datasets.load_arrays(config.dataset, "test", **kwargs)
+  return _sized(SplitData(train=train, test=test), config)
+
+
+def _sized(data: SplitData, config: TrainConfig) -> SplitData:
+  train, test = data.train, data.test
+  if config.train_per_class is not None:
+    train = train.take_per_class(config.train_per_class)
   if config.train_size is not None:
     train = train.take(config.train_size)
   if config.test_size is not None:
     test = test.take(config.test_size)
   return SplitData(train=train, test=test)
+
+
+def data_for(config: TrainConfig, full: SplitData) -> SplitData:
+  """The splits `load_data(config)` loads, cut from `full` (all classes, both splits whole) in memory."""
+  if config.classes is not None:
+    full = SplitData(*(datasets.select_classes(split, config.classes) for split in (full.train, full.test)))
+  return _sized(full, config)
 
 
 def resolve_jit_compile(setting: str) -> bool:
@@ -82,6 +96,11 @@ def training_stage(
 ) -> tf.data.Dataset:
   """The tf.data pipeline the config's method trains on (see `tfmixup.methods`); `options`: more stage options."""
   return methods.get(config.method).training_data(train, config, initial_epoch=initial_epoch, **options)
+
+
+def fraction_steps(config: TrainConfig, train_examples: int) -> int:
+  """Steps of a run with `config.fraction` < 1: that share of one epoch's batches, at least one."""
+  return max(1, round(config.fraction * -(-train_examples // config.batch_size)))
 
 
 def _package_version(name: str) -> str:
@@ -174,7 +193,9 @@ def build_trainer(
     compiled for training: the model itself, or with a device `feed`,
     `feed.model(model)` (takes the feed's indices; shares the weights).
   """
-  model = methods.get(config.method).model(build_model(input_shape, num_classes), config)
+  model = methods.get(config.method).model(
+    build_model(input_shape, num_classes, input_scale=config.input_scale), config
+  )
   trainer = model if feed is None else feed.model(model)
   trainer.compile(
     optimizer=keras.optimizers.Adam(config.learning_rate),
@@ -265,6 +286,7 @@ def train(
   data: SplitData | None = None,
   verbose: int | str = "auto",
   save_model: bool = False,
+  tensorboard: bool = True,
 ) -> dict:
   """Trains and evaluates one run, or reads it back if already saved.
 
@@ -277,6 +299,8 @@ def train(
       line per epoch otherwise.
     save_model: also save the trained model to `models/<run_name>.keras`
       (a saved run without its model is then trained again).
+    tensorboard: write TensorBoard logs and example images (with an
+      `output_dir`); grids of hundreds of short runs turn them off.
 
   Returns:
     The results: config, history (per epoch: loss on the training stage,
@@ -302,8 +326,10 @@ def train(
     if workers.is_chief:
       with outputs.lock_run(output_dir, config.run_name):
         saved = saved_result(output_dir, config, with_model=save_model)  # another process may have finished it
-        return saved if saved is not None else _train(config, output_dir, data, verbose, save_model, workers)
-  return _train(config, output_dir, data, verbose, save_model, workers)
+        return (
+          saved if saved is not None else _train(config, output_dir, data, verbose, save_model, workers, tensorboard)
+        )
+  return _train(config, output_dir, data, verbose, save_model, workers, tensorboard)
 
 
 def _models(
@@ -348,6 +374,7 @@ def _train(  # noqa: PLR0914, PLR0917 - one run, read top to bottom
   verbose: int | str,
   save_model: bool,
   workers: distributed.Workers,
+  tensorboard: bool = True,
 ) -> dict:
   start = time.perf_counter()
   versions = library_versions()  # before training: nothing after it may fail
@@ -371,7 +398,9 @@ def _train(  # noqa: PLR0914, PLR0917 - one run, read top to bottom
   counter = datasets.epoch_counter(stage)
   if counter is not None:
     callbacks.insert(0, checkpoints.EpochSync(counter, initial_epoch))
-  if output_dir is not None and workers.is_chief:
+  if config.fraction < 1:  # training shorter than the one epoch: its first steps
+    stage = stage.take(fraction_steps(config, len(data.train)))
+  if output_dir is not None and workers.is_chief and tensorboard:
     log_dir = os.path.join(output_dir, "tensorboard", config.run_name)
     callbacks.append(keras.callbacks.TensorBoard(log_dir))
     if restored is None:

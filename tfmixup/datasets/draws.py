@@ -72,6 +72,47 @@ def permutation(size: int | tf.Tensor, seed: tf.Tensor) -> tf.Tensor:
   return tf.random.experimental.stateless_shuffle(tf.range(size, dtype=tf.int64), seed)
 
 
+def _buffer_pass(order: np.ndarray, uniform: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+  """`buffered_shuffle`'s loop, given the uniforms (one per emitted element)."""
+  size = len(order)
+  pool = list(order[:buffer])
+  out = np.empty(size, np.int64)
+  for t in range(size):
+    pick = int(uniform[t] * len(pool))
+    out[t] = pool[pick]
+    following = t + int(buffer)
+    if following < size:
+      pool[pick] = order[following]
+    else:
+      pool[pick] = pool[-1]
+      pool.pop()
+  return out
+
+
+def buffered_shuffle(order: tf.Tensor, buffer: int, seed: tf.Tensor) -> tf.Tensor:
+  """`order` passed through a shuffle buffer of `buffer` slots: the study's suspected pipeline fault.
+
+  As `tf.data.Dataset.shuffle(buffer)` does it: the buffer starts with the
+  first `buffer` elements; each step emits a uniformly chosen slot and
+  refills it with the next element (at the end, with the last slot,
+  shrinking the buffer). With `buffer` >= N it is a uniform permutation;
+  with a small buffer over class-sorted data the order stays nearly sorted.
+  The uniforms are stateless draws; the loop runs in numpy (60k steps:
+  ~0.1 s, once per epoch).
+
+  Args:
+    order: int64 `[N]`, the order the elements arrive in.
+    buffer: slots, >= 1.
+    seed: int64 `[2]` stateless seed.
+
+  Returns:
+    int64 `[N]`, a permutation of `order`.
+  """
+  uniform = tf.random.stateless_uniform(tf.shape(order), seed, dtype=tf.float64)
+  out = tf.numpy_function(_buffer_pass, [order, uniform, tf.constant(buffer, tf.int64)], tf.int64, stateful=False)
+  return tf.ensure_shape(out, order.shape)
+
+
 def bernoulli(shape: tf.Tensor | list[int], prob: float, seed: tf.Tensor) -> tf.Tensor:
   """Independent coin flips: True with probability `prob`.
 

@@ -55,6 +55,13 @@ class ImageArrays:
     """Returns the first `count` examples (all of them if fewer)."""
     return dataclasses.replace(self, images=self.images[:count], labels=self.labels[:count])
 
+  def take_per_class(self, count: int) -> "ImageArrays":
+    """Returns the first `count` examples of each class (all of a class if fewer), in their original order."""
+    keep = np.zeros(len(self.labels), bool)
+    for label in np.unique(self.labels):
+      keep[np.flatnonzero(self.labels == label)[:count]] = True
+    return dataclasses.replace(self, images=self.images[keep], labels=self.labels[keep])
+
   def to_dataset(self) -> tf.data.Dataset:
     """Returns a tf.data.Dataset of `(image float32 [H, W, C] in [0, 1], label int64)`."""
     ds = tf.data.Dataset.from_tensor_slices((self.images, self.labels))

@@ -144,6 +144,7 @@ class _Options:
   initial_epoch: int = 0
   num_workers: int = 1
   worker_index: int = 0
+  sorted_buffer: int | None = None
 
   def __post_init__(self) -> None:
     object.__setattr__(self, "batch_size", _check_positive_int("batch_size", self.batch_size))
@@ -152,8 +153,9 @@ class _Options:
         object.__setattr__(self, "seed", seeds.check_seed(self.seed))
       except ValueError as e:
         raise DataError(str(e)) from None
-    if self.shuffle_buffer is not None:
-      _check_positive_int("shuffle_buffer", self.shuffle_buffer)
+    for name in ("shuffle_buffer", "sorted_buffer"):
+      if getattr(self, name) is not None:
+        _check_positive_int(name, getattr(self, name))
     smoothing = self.label_smoothing
     if isinstance(smoothing, bool) or not isinstance(smoothing, int | float) or not 0 <= smoothing < 1:
       raise DataError(f"label_smoothing must be a number in [0, 1), got {smoothing!r}")
@@ -213,8 +215,13 @@ def _num_batches(size: int, options: _Options) -> int:
   return num_batches
 
 
+def _class_ids(labels: np.ndarray, fmt: LabelFormat) -> np.ndarray:
+  """Class ids `[N]` of integer labels or of label rows (their argmax)."""
+  return labels if fmt.sparse else np.argmax(labels, axis=-1)
+
+
 def _array_epochs(
-  size: int, image_shape, mixer: Mixer | None, options: _Options
+  size: int, image_shape, mixer: Mixer | None, options: _Options, class_ids: np.ndarray | None = None
 ) -> tuple[tf.data.Dataset, int, seeds.EpochCounter]:
   """The in-memory path's plumbing: per iteration (epoch), one element per batch.
 
@@ -222,6 +229,10 @@ def _array_epochs(
   the batch's first examples (pass A), their partners (pass B; pass A
   again without a mixer), its row of the mixer's draws, and, with a
   schedule, whether this epoch mixes (a bool scalar).
+
+  With `options.sorted_buffer` (needs `class_ids [N]`), each pass is the
+  examples sorted by class (stably) through a shuffle buffer of that size
+  (`draws.buffered_shuffle`) instead of a full permutation.
 
   Returns:
     The dataset, the number of batches per epoch, and the epoch counter.
@@ -234,6 +245,14 @@ def _array_epochs(
   cut = full_batches * batch_size
   sharded = shards.check_split(options.num_workers, batch_size, size - cut if num_batches > full_batches else 0)
 
+  if options.sorted_buffer is not None:
+    by_class = tf.constant(np.argsort(class_ids, kind="stable").astype(np.int64))
+
+  def order_of(epoch_seed: tf.Tensor, which: seeds.Stream) -> tf.Tensor:
+    if options.sorted_buffer is None:
+      return draws.permutation(size, seeds.stream(epoch_seed, which))
+    return draws.buffered_shuffle(by_class, options.sorted_buffer, seeds.stream(epoch_seed, which))
+
   def rows(order: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """A permutation as full batches `[full_batches, B]` and the rest `[size % B]`."""
     return tf.reshape(order[:cut], [full_batches, batch_size]), order[cut:]
@@ -243,8 +262,8 @@ def _array_epochs(
     # examples) and every draw of the mixer, cut into one row per batch. No
     # function runs per batch here; the parallel map after it gathers and mixes.
     epoch_seed = seeds.epoch_seed(root, epoch)
-    order_a = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_A))
-    order_b = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B)) if mixer else order_a
+    order_a = order_of(epoch_seed, seeds.Stream.PASS_A)
+    order_b = order_of(epoch_seed, seeds.Stream.PASS_B) if mixer else order_a
     drawn = {}
     if mixer is not None:
       drawn = mixer.draw(seeds.stream(epoch_seed, seeds.Stream.LAMBDA), num_batches, batch_size, image_shape)
@@ -307,7 +326,7 @@ def _from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: _Optio
     x_a, y_a = fetch(index_a)
     return finish(x_a, y_a, lambda: fetch(index_b), drawn, active)
 
-  epochs, num_batches, counter = _array_epochs(size, images.shape[1:], mixer, options)
+  epochs, num_batches, counter = _array_epochs(size, images.shape[1:], mixer, options, _class_ids(labels, fmt))
   # The gathering and mixing of each batch run in one parallel map.
   return _finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches, counter)
 
@@ -354,12 +373,14 @@ def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: _Options
     inputs = {"index_a": tf.cast(index_a, tf.int32), "index_b": tf.cast(index_b, tf.int32), "weight_a": weights}
     return inputs, mixing.smooth_labels(y, options.label_smoothing)
 
-  epochs, num_batches, counter = _array_epochs(len(labels), images.shape[1:], mixer, options)
+  epochs, num_batches, counter = _array_epochs(len(labels), images.shape[1:], mixer, options, _class_ids(labels, fmt))
   ds = _finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches, counter)
   return ds, images
 
 
 def _from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: _Options) -> tf.data.Dataset:
+  if options.sorted_buffer is not None:
+    raise DataError("sorted_buffer needs in-memory arrays (it sorts the examples by class), not a tf.data.Dataset")
   spec = dataset.element_spec
   if not isinstance(spec, tuple) or len(spec) != 2:
     raise DataError(f"dataset elements must be (image, label) pairs, got {spec}")
@@ -473,6 +494,9 @@ def paired(data: Data, combine: Combine, *, batch_size: int, seed: int | None, *
       drop_remainder: drop the last, smaller batch (default False).
       shuffle_buffer: for a `tf.data.Dataset` input, the `shuffle` buffer
         (default: the whole dataset, which must then have a known size).
+      sorted_buffer: for arrays, reproduce a pipeline fault: each epoch's
+        order is the examples sorted by class through a `shuffle` buffer of
+        this size, not a full permutation (default None: full permutations).
       label_smoothing: ε in [0, 1): label rows become y·(1-ε) + ε/K after
         mixing (default 0).
       schedule: a `Schedule` of the epochs that mix; the others yield the

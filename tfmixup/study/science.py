@@ -1,0 +1,221 @@
+"""The science grid: the regime sweep, the causal tests and the third-class swap, resumable.
+
+Every run is a `training.train` call whose JSON lands in
+`<output_dir>/regimes/<regime>/runs/`; a run already there with the same
+config is read back, so an interrupted grid continues where it stopped, and
+`--shard=i/n` splits it across processes sharing the output directory
+(each run is locked while it trains). Three phases, in order:
+
+1. the sweep (`regimes.Preset.sweep`);
+2. the causal tests, in the preset's standard regime and in the sweep
+   regime where the study subsets' Mixup penalty is largest (`choices`),
+   each with an ERM teacher per dataset (seed `TEACHER_SEED`, model saved);
+3. the third-class swap, in the regime where ERM on {6, 8, 9} is closest
+   to 97% test accuracy.
+
+Phases 2 and 3 depend on phase 1's results, so a shard that finishes its
+share of a phase helps with the rest of it (`finish`) before going on.
+"""
+
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from tfmixup import outputs, training
+from tfmixup.config import TrainConfig
+from tfmixup.study import regimes
+from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
+
+SWAP_TARGET = 0.97  # ERM test accuracy on {6, 8, 9} near the study's 97.3%
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+  """One run of the grid: the regime directory it belongs to and its config."""
+
+  regime: str
+  config: TrainConfig
+  save_model: bool = False
+
+  def output_dir(self, root: str) -> str:
+    return regime_dir(root, self.regime)
+
+
+def regime_dir(root: str, regime: str) -> str:
+  return os.path.join(root, "regimes", regime)
+
+
+def regime_config(preset: Preset, regime: str, base: TrainConfig) -> TrainConfig:
+  """The config of `regime`'s runs before dataset, method and seed."""
+  return dataclasses.replace(base, **{"epochs": 1, **preset.sizes, **REGIMES[regime].changes})
+
+
+def _runs(preset: Preset, regime: str, base: TrainConfig, names: Sequence[str], methods: Sequence[str], seeds) -> list:
+  config = regime_config(preset, regime, base)
+  return [
+    Job(regime, dataclasses.replace(config, classes=SUBSETS[name], method=method, seed=seed))
+    for name in names
+    for method in methods
+    for seed in seeds
+  ]
+
+
+def sweep_jobs(preset: Preset, base: TrainConfig) -> list[Job]:
+  jobs = []
+  for regime, names in preset.sweep:
+    methods = ("mixup",) if REGIMES[regime].erm_from else ("erm", "mixup")
+    jobs += _runs(preset, regime, base, names, methods, preset.seeds)
+  return jobs
+
+
+def teacher_job(preset: Preset, regime: str, base: TrainConfig, name: str) -> Job:
+  config = regime_config(preset, regime, base)
+  config = dataclasses.replace(config, classes=SUBSETS[name], method="erm", seed=regimes.TEACHER_SEED)
+  return Job(regime, config, save_model=True)
+
+
+def causal_jobs(preset: Preset, base: TrainConfig, root: str, worst: str) -> list[Job]:
+  """Teachers (every sweep dataset, for the intrusion measurement too), then the causal runs."""
+  plan = {preset.standard: list(preset.causal_methods)}
+  plan[worst] = sorted(set(plan.get(worst, [])) | set(preset.causal_methods_worst), key=_method_order)
+  names = sorted({n for _, names in preset.sweep for n in names}, key=list(SUBSETS).index)
+  teachers = [teacher_job(preset, regime, base, name) for regime in plan for name in names]
+  jobs = []
+  for regime, methods in plan.items():
+    for name in regimes.CAUSAL_SUBSETS:
+      teacher = teacher_job(preset, regime, base, name)
+      path = training.model_path(teacher.output_dir(root), teacher.config)
+      for method in methods:
+        for seed in preset.seeds:
+          config = dataclasses.replace(teacher.config, method=method, seed=seed)
+          if method in regimes.FILTER_METHODS:
+            config = dataclasses.replace(config, teacher=path)
+          jobs.append(Job(regime, config))
+  return teachers + jobs
+
+
+def _method_order(method: str) -> int:
+  order = regimes.FILTER_METHODS + regimes.ADA_METHODS
+  return order.index(method) if method in order else len(order)
+
+
+def swap_subsets() -> dict[str, tuple[int, ...]]:
+  """The swap's four triples, by name: the intrusion triple, its third class swapped, and the pair's two."""
+  k, (a, b) = regimes.SWAP_K, regimes.SWAP_PAIR
+  return {"698": (6, 9, 8), f"69{k}": (6, 9, k), f"{a}{b}8": (a, b, 8), f"{a}{b}{k}": (a, b, k)}
+
+
+def swap_jobs(preset: Preset, base: TrainConfig, regime: str) -> list[Job]:
+  config = regime_config(preset, regime, base)
+  return [
+    Job(regime, dataclasses.replace(config, classes=classes, method=method, seed=seed))
+    for classes in swap_subsets().values()
+    for method in ("erm", "mixup")
+    for seed in preset.swap_seeds
+  ]
+
+
+def _saved(job: Job, root: str) -> dict | None:
+  return training.saved_result(job.output_dir(root), job.config, with_model=job.save_model)
+
+
+def test_accuracies(preset: Preset, base: TrainConfig, root: str, regime: str, name: str, method: str) -> np.ndarray:
+  """Test accuracies of a sweep cell by seed (ERM from `erm_from` where the regime shares it)."""
+  if method == "erm" and REGIMES[regime].erm_from:
+    regime = REGIMES[regime].erm_from
+  jobs = _runs(preset, regime, base, [name], [method], preset.seeds)
+  return np.array([_saved(job, root)["test_accuracy"] for job in jobs])
+
+
+def choices(preset: Preset, base: TrainConfig, root: str) -> dict:
+  """From the finished sweep: the regime with the largest study-subset penalty, and the swap's regime.
+
+  Returns:
+    {"worst": regime, "penalties": {regime: mean ERM - Mixup test accuracy
+    over the study subsets and seeds}, "swap": regime, "erm_689": {regime:
+    mean ERM test accuracy on {6, 8, 9}}}.
+  """
+  penalties, erm_689 = {}, {}
+  for regime, names in preset.sweep:
+    if not set(regimes.STUDY_SUBSETS) <= set(names):
+      continue
+    gaps = [
+      np.mean(
+        test_accuracies(preset, base, root, regime, n, "erm") - test_accuracies(preset, base, root, regime, n, "mixup")
+      )
+      for n in regimes.STUDY_SUBSETS
+    ]
+    penalties[regime] = float(np.mean(gaps))
+    if not REGIMES[regime].erm_from:
+      erm_689[regime] = float(np.mean(test_accuracies(preset, base, root, regime, "689", "erm")))
+  return {
+    "worst": max(penalties, key=penalties.get),
+    "penalties": penalties,
+    "swap": min(erm_689, key=lambda r: abs(erm_689[r] - SWAP_TARGET)),
+    "erm_689": erm_689,
+  }
+
+
+class _Runner:
+  """Trains jobs, sharing one load of the full dataset."""
+
+  def __init__(self, base: TrainConfig, root: str, log: Callable[[str], None]) -> None:
+    self._base, self._root, self._log = base, root, log
+    self._full = None
+    self._start = time.perf_counter()
+
+  def run(self, job: Job) -> dict:
+    """Trains `job` (or reads it back). Raises outputs.RunLockedError if another process is training it."""
+    saved = _saved(job, self._root)
+    if saved is not None:
+      return saved
+    if self._full is None:
+      self._full = training.load_data(dataclasses.replace(self._base, classes=None, train_size=None, test_size=None))
+    data = training.data_for(job.config, self._full)
+    result = training.train(
+      job.config, job.output_dir(self._root), data=data, verbose=0, save_model=job.save_model, tensorboard=False
+    )
+    self._log(
+      f"{job.regime} {job.config.subset} {job.config.method} seed {job.config.seed}: test"
+      f" {100 * result['test_accuracy']:.2f}% ({result['wall_time_s']:.0f} s; {time.perf_counter() - self._start:.0f} s)"
+    )
+    return result
+
+  def run_all(self, jobs: Sequence[Job], shard: tuple[int, int]) -> None:
+    """This shard's jobs, then any of `jobs` still missing (waiting for those other processes hold)."""
+    index, count = shard
+    for job in jobs[index::count]:
+      try:
+        self.run(job)
+      except outputs.RunLockedError:
+        pass  # another process has it; `finish` waits for it
+    self.finish(jobs)
+
+  def finish(self, jobs: Sequence[Job]) -> None:
+    waiting = True
+    while waiting:
+      waiting = False
+      for job in jobs:
+        try:
+          self.run(job)
+        except outputs.RunLockedError:
+          waiting = True
+      if waiting:
+        time.sleep(10)
+
+
+def run_science(preset: Preset, base: TrainConfig, root: str, shard=(0, 1), log=print) -> dict:
+  """Runs the three phases (see the module docstring); returns `choices`."""
+  runner = _Runner(base, root, log)
+  runner.run_all(sweep_jobs(preset, base), shard)
+  chosen = choices(preset, base, root)
+  log(f"Sweep done: largest study-subset penalty in {chosen['worst']}; swap in {chosen['swap']}")
+  causal = causal_jobs(preset, base, root, chosen["worst"])
+  teachers = [job for job in causal if job.save_model]
+  runner.run_all(teachers, shard)  # before the runs that read them
+  runner.run_all([job for job in causal if not job.save_model], shard)
+  runner.run_all(swap_jobs(preset, base, chosen["swap"]), shard)
+  return chosen

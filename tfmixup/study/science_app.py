@@ -1,0 +1,83 @@
+"""The science command: `tfmixup-science` or `python science_main.py`.
+
+  tfmixup-science --data_dir=../shared/mnist --output_dir=results/science --preset=session
+
+Trains what the preset says (`tfmixup/study/regimes.py`; runs already in
+`<output_dir>/regimes/*/runs` are not redone), then writes the report
+(`science.md`, CSVs and figures) to `--output_dir`. Interrupted (Ctrl-C,
+SIGTERM, a crash), the same command continues where it stopped. On n
+processes or machines sharing `--output_dir`, run it with `--shard=0/n`,
+..., `--shard=n-1/n`: each trains its share, helps finish each phase, and
+the last to finish writes the report.
+"""
+
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app, flags  # noqa: E402
+
+_DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the MNIST IDX files (None: TFDS).")
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", "results/science", "Where runs, models and the report go.")
+_PRESET = flags.DEFINE_enum("preset", "session", ["full", "session", "ci"], "How much to run (regimes.py).")
+_SHARD = flags.DEFINE_string("shard", "0/1", "i/n: this process's share (n processes sharing --output_dir).")
+_REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Only write the report from saved runs.")
+
+
+@flags.validator("shard", "must be i/n with integers 0 <= i < n, e.g. 0/2")
+def _shard_ok(value: str) -> bool:
+  from tfmixup.study.grid import parse_shard  # noqa: PLC0415
+
+  try:
+    parse_shard(value)
+  except ValueError as e:
+    raise flags.ValidationError(str(e)) from None
+  return True
+
+
+def main(argv: list[str]) -> None:
+  program = os.path.basename(sys.argv[0])
+  if len(argv) > 1:
+    sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
+  from tfmixup import checkpoints, distributed, outputs, training  # noqa: PLC0415
+  from tfmixup.config import TrainConfig  # noqa: PLC0415
+  from tfmixup.datasets import DataError  # noqa: PLC0415
+  from tfmixup.study import science, science_report  # noqa: PLC0415
+  from tfmixup.study.grid import parse_shard  # noqa: PLC0415
+  from tfmixup.study.regimes import PRESETS  # noqa: PLC0415
+
+  preset = PRESETS[_PRESET.value]
+  base = TrainConfig(data_dir=_DATA_DIR.value)
+  root = _OUTPUT_DIR.value
+  start = time.perf_counter()
+  try:
+    training.prepare_output_dir(root)
+    if _REPORT_ONLY.value:
+      chosen = science.choices(preset, base, root)
+    else:
+      with checkpoints.stop_on_signals():  # SIGINT/SIGTERM: stop after this step, state saved
+        chosen = science.run_science(preset, base, root, shard=parse_shard(_SHARD.value))
+    try:
+      with outputs.lock_run(root, "report"):  # shards finishing together: one writes it
+        command = " ".join(["python", os.path.basename(sys.argv[0]), *sys.argv[1:]])
+        science_report.write_all(preset, base, root, chosen, command=command)
+    except outputs.RunLockedError:
+      print("Another process is writing the report")
+      return
+  except checkpoints.Interrupted as e:
+    print(f"{program}: {e}", file=sys.stderr, flush=True)
+    sys.exit(128 + e.signum)
+  except (DataError, training.OutputDirError, distributed.ClusterError, FileNotFoundError) as e:
+    sys.exit(f"{program}: error: {e}")
+  print(f"Done in {time.perf_counter() - start:.0f} s; report in {root}")
+
+
+def run() -> None:
+  """The console script's entry point."""
+  app.run(main)
+
+
+if __name__ == "__main__":
+  run()
