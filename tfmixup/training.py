@@ -219,10 +219,22 @@ class _TestAccuracy(keras.callbacks.Callback):
       logs["val_accuracy"] = accuracy(self._images_model, self._test)
 
 
+def predicted_classes(model: keras.Model, data: datasets.ImageArrays) -> np.ndarray:
+  """The model's class for each image of `data` (clean images), int `[N]`."""
+  logits = model.predict(datasets.batches(data, batch_size=EVAL_BATCH_SIZE), verbose=0)
+  return np.argmax(logits, axis=1)
+
+
 def accuracy(model: keras.Model, data: datasets.ImageArrays) -> float:
   """Fraction of `data` the model classifies correctly (clean images)."""
-  logits = model.predict(datasets.batches(data, batch_size=EVAL_BATCH_SIZE), verbose=0)
-  return float(np.mean(np.argmax(logits, axis=1) == data.labels))
+  return float(np.mean(predicted_classes(model, data) == data.labels))
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray, num_classes: int) -> list[list[int]]:
+  """Counts `[K][K]`: row = true class, column = predicted class."""
+  counts = np.zeros((num_classes, num_classes), np.int64)
+  np.add.at(counts, (labels, predicted), 1)
+  return counts.tolist()
 
 
 def _write_json_atomic(path: str, payload: dict) -> None:
@@ -286,6 +298,7 @@ def train(
   data: SplitData | None = None,
   verbose: int | str = "auto",
   save_model: bool = False,
+  *,
   tensorboard: bool = True,
 ) -> dict:
   """Trains and evaluates one run, or reads it back if already saved.
@@ -305,7 +318,8 @@ def train(
   Returns:
     The results: config, history (per epoch: loss on the training stage,
     test accuracy), train_accuracy (clean training split), test_accuracy,
-    wall_time_s, versions (tfmixup, git_commit, libraries), device.
+    test_confusion (counts, row = true class, column = predicted; None
+    with several workers), optimizer_steps, wall_time_s, versions (tfmixup, git_commit, libraries), device.
 
   Raises:
     OutputDirError: `output_dir` is not a writable directory (checked
@@ -367,7 +381,7 @@ def _fit(  # noqa: PLR0917 - the two models, the data, then fit's arguments
     distributed.fit_multi_worker(workers, model, stage, test=(test_batches, test.labels), **fit_args)
 
 
-def _train(  # noqa: PLR0914, PLR0917 - one run, read top to bottom
+def _train(  # noqa: PLR0914, PLR0915, PLR0917 - one run, read top to bottom
   config: TrainConfig,
   output_dir: str | None,
   data: SplitData | None,
@@ -420,6 +434,10 @@ def _train(  # noqa: PLR0914, PLR0917 - one run, read top to bottom
   if signum is not None:
     raise checkpoints.Interrupted(checkpoints.interrupted_message(history.epochs_done, config.epochs, signum), signum)
   evaluate = accuracy if workers.strategy is None else distributed.accuracy
+  test_confusion = None
+  if workers.strategy is None:
+    predicted = predicted_classes(model, data.test)
+    test_confusion = confusion(data.test.labels, predicted, data.test.num_classes)
   result = {
     "config": config.to_dict(),
     "class_names": list(data.train.class_names),
@@ -427,7 +445,11 @@ def _train(  # noqa: PLR0914, PLR0917 - one run, read top to bottom
     "test_examples": len(data.test),
     "history": history.history,
     "train_accuracy": evaluate(model, data.train),
-    "test_accuracy": evaluate(model, data.test),
+    "test_accuracy": evaluate(model, data.test)
+    if test_confusion is None
+    else float(np.mean(predicted == data.test.labels)),
+    "test_confusion": test_confusion,
+    "optimizer_steps": int(keras.ops.convert_to_numpy(trainer.optimizer.iterations)),
     "wall_time_s": time.perf_counter() - start,
     "backend": backend_info.name,
     "devices": list(backend_info.devices),

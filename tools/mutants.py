@@ -36,7 +36,7 @@ MUTANTS = {
     [
       (
         STAGES,
-        "order_b = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B))",
+        "order_b = order_of(epoch_seed, seeds.Stream.PASS_B) if mixer else order_a",
         "order_b = (order_a)",
       )
     ],
@@ -64,7 +64,7 @@ MUTANTS = {
     [
       (
         STAGES,
-        "order_a = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_A))",
+        "order_a = order_of(epoch_seed, seeds.Stream.PASS_A)",
         "order_a = tf.range(size, dtype=tf.int64)",
       )
     ],
@@ -258,6 +258,43 @@ MUTANTS = {
   "partial_epoch_saved": (
     "an epoch cut short by a stop request is saved as finished",
     [(CHECKPOINTS, "    if stop_requested() is not None or (steps and self._last_step + 1 < steps):", "    if False:")],
+  ),
+  # The study's regimes (issue 11): tests/test_regimes.py.
+  "buffer_is_full_shuffle": (
+    "sorted_buffer: a full permutation instead of a shuffle buffer (the fault not reproduced)",
+    [(DRAWS, "  pool = list(order[:buffer])", "  pool, buffer = list(order), len(order)")],
+  ),
+  "buffer_takes_newest": (
+    "the shuffle buffer always emits its newest element (not a uniform slot)",
+    [(DRAWS, "    pick = int(uniform[t] * len(pool))", "    pick = len(pool) - 1")],
+  ),
+  "sorted_buffer_ignored": (
+    "the stage ignores sorted_buffer (full permutations)",
+    [
+      (
+        STAGES,
+        "  if options.sorted_buffer is None:\n      return draws.permutation",
+        "  if True:\n      return draws.permutation",
+      )
+    ],
+  ),
+  "fraction_ignored": (
+    "fraction < 1 trains the whole epoch",
+    [(TRAINING, "    stage = stage.take(fraction_steps(config, len(data.train)))", "    pass")],
+  ),
+  "input_scale_ignored": (
+    "input_scale does not reach the model",
+    [(TRAINING, "input_scale=config.input_scale", "input_scale=1.0")],
+  ),
+  "per_class_is_first_n": (
+    "train_per_class takes the first N·K examples, not N of each class",
+    [
+      (
+        "tfmixup/datasets/sources.py",
+        "      keep[np.flatnonzero(self.labels == label)[:count]] = True",
+        "      keep[: count * len(np.unique(self.labels))] = True",
+      )
+    ],
   ),
 }
 

@@ -6,7 +6,8 @@ config is read back, so an interrupted grid continues where it stopped, and
 `--shard=i/n` splits it across processes sharing the output directory
 (each run is locked while it trains). Three phases, in order:
 
-1. the sweep (`regimes.Preset.sweep`);
+1. the sweep (`regimes.Preset.sweep`): its {6, 8, 9} and {1, 4, 7} runs
+   first, the other datasets' after phase 3;
 2. the causal tests, in the preset's standard regime and in the sweep
    regime where the study subsets' Mixup penalty is largest (`choices`),
    each with an ERM teacher per dataset (seed `TEACHER_SEED`, model saved);
@@ -18,6 +19,7 @@ share of a phase helps with the rest of it (`finish`) before going on.
 """
 
 import dataclasses
+import itertools
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +28,7 @@ import numpy as np
 
 from tfmixup import outputs, training
 from tfmixup.config import TrainConfig
+from tfmixup.datasets import ImageArrays
 from tfmixup.study import regimes
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
 
@@ -53,7 +56,9 @@ def regime_config(preset: Preset, regime: str, base: TrainConfig) -> TrainConfig
   return dataclasses.replace(base, **{"epochs": 1, **preset.sizes, **REGIMES[regime].changes})
 
 
-def _runs(preset: Preset, regime: str, base: TrainConfig, names: Sequence[str], methods: Sequence[str], seeds) -> list:
+def _runs(
+  preset: Preset, regime: str, base: TrainConfig, *, names: Sequence[str], methods: Sequence[str], seeds
+) -> list:
   config = regime_config(preset, regime, base)
   return [
     Job(regime, dataclasses.replace(config, classes=SUBSETS[name], method=method, seed=seed))
@@ -67,7 +72,7 @@ def sweep_jobs(preset: Preset, base: TrainConfig) -> list[Job]:
   jobs = []
   for regime, names in preset.sweep:
     methods = ("mixup",) if REGIMES[regime].erm_from else ("erm", "mixup")
-    jobs += _runs(preset, regime, base, names, methods, preset.seeds)
+    jobs += _runs(preset, regime, base, names=names, methods=methods, seeds=preset.seeds)
   return jobs
 
 
@@ -102,6 +107,52 @@ def _method_order(method: str) -> int:
   return order.index(method) if method in order else len(order)
 
 
+def nearest_neighbour_votes(
+  train: ImageArrays, test: ImageArrays, first: int, second: int, *, pairs: int, rng: np.random.Generator
+) -> np.ndarray:
+  """Where a pixel-space nearest neighbour (in `train`) puts mixes of two test classes.
+
+  Returns:
+    float `[K]`: the share of `pairs` mixes λ·x_first + (1-λ)·x_second,
+    λ ~ U(0, 1), whose nearest training image has each label.
+  """
+  flat = train.images.reshape(len(train.labels), -1).astype(np.float32) / 255.0
+  norms = np.sum(flat**2, axis=1)
+  a = test.images[test.labels == first]
+  b = test.images[test.labels == second]
+  lam = rng.uniform(size=(pairs, 1)).astype(np.float32)
+  mixes = (
+    lam * a[rng.integers(len(a), size=pairs)].reshape(pairs, -1)
+    + (1 - lam) * b[rng.integers(len(b), size=pairs)].reshape(pairs, -1)
+  ) / 255.0
+  nearest = train.labels[np.argmin(norms[None] - 2 * mixes @ flat.T, axis=1)]
+  return np.bincount(nearest, minlength=train.num_classes) / pairs
+
+
+def pick_swap(train: ImageArrays, test: ImageArrays, per_class: int = 1000, pairs: int = 600, seed: int = 0) -> dict:
+  """The third-class swap's k and (a, b): nothing mixes into the third class.
+
+  k: the class outside {6, 8, 9} that 6 + 9 mixes are least often called
+  (by `nearest_neighbour_votes` over the first `per_class` training images
+  of each class); (a, b): the pair from the rest whose mixes are least often
+  called 8 or k.
+
+  Returns:
+    {"k", "pair", "votes_69": shares [10], "pair_votes": {(a, b): shares}}.
+  """
+  rng = np.random.default_rng(seed)
+  train = train.take_per_class(per_class)
+  votes_69 = nearest_neighbour_votes(train, test, 6, 9, pairs=2000, rng=rng)
+  outside = [c for c in range(10) if c not in (6, 8, 9)]
+  k = min(outside, key=lambda c: votes_69[c])
+  rest = [c for c in outside if c != k]
+  pair_votes = {
+    (a, b): nearest_neighbour_votes(train, test, a, b, pairs=pairs, rng=rng) for a, b in itertools.combinations(rest, 2)
+  }
+  pair = min(pair_votes, key=lambda p: pair_votes[p][8] + pair_votes[p][k])
+  return {"k": k, "pair": pair, "votes_69": votes_69, "pair_votes": pair_votes}
+
+
 def swap_subsets() -> dict[str, tuple[int, ...]]:
   """The swap's four triples, by name: the intrusion triple, its third class swapped, and the pair's two."""
   k, (a, b) = regimes.SWAP_K, regimes.SWAP_PAIR
@@ -122,11 +173,11 @@ def _saved(job: Job, root: str) -> dict | None:
   return training.saved_result(job.output_dir(root), job.config, with_model=job.save_model)
 
 
-def test_accuracies(preset: Preset, base: TrainConfig, root: str, regime: str, name: str, method: str) -> np.ndarray:
+def test_accuracies(preset: Preset, base: TrainConfig, root: str, *, regime: str, name: str, method: str) -> np.ndarray:
   """Test accuracies of a sweep cell by seed (ERM from `erm_from` where the regime shares it)."""
   if method == "erm" and REGIMES[regime].erm_from:
     regime = REGIMES[regime].erm_from
-  jobs = _runs(preset, regime, base, [name], [method], preset.seeds)
+  jobs = _runs(preset, regime, base, names=[name], methods=[method], seeds=preset.seeds)
   return np.array([_saved(job, root)["test_accuracy"] for job in jobs])
 
 
@@ -144,13 +195,14 @@ def choices(preset: Preset, base: TrainConfig, root: str) -> dict:
       continue
     gaps = [
       np.mean(
-        test_accuracies(preset, base, root, regime, n, "erm") - test_accuracies(preset, base, root, regime, n, "mixup")
+        test_accuracies(preset, base, root, regime=regime, name=n, method="erm")
+        - test_accuracies(preset, base, root, regime=regime, name=n, method="mixup")
       )
       for n in regimes.STUDY_SUBSETS
     ]
     penalties[regime] = float(np.mean(gaps))
     if not REGIMES[regime].erm_from:
-      erm_689[regime] = float(np.mean(test_accuracies(preset, base, root, regime, "689", "erm")))
+      erm_689[regime] = float(np.mean(test_accuracies(preset, base, root, regime=regime, name="689", method="erm")))
   return {
     "worst": max(penalties, key=penalties.get),
     "penalties": penalties,
@@ -178,9 +230,10 @@ class _Runner:
     result = training.train(
       job.config, job.output_dir(self._root), data=data, verbose=0, save_model=job.save_model, tensorboard=False
     )
+    elapsed = time.perf_counter() - self._start
     self._log(
       f"{job.regime} {job.config.subset} {job.config.method} seed {job.config.seed}: test"
-      f" {100 * result['test_accuracy']:.2f}% ({result['wall_time_s']:.0f} s; {time.perf_counter() - self._start:.0f} s)"
+      f" {100 * result['test_accuracy']:.2f}% ({result['wall_time_s']:.0f} s; {elapsed:.0f} s)"
     )
     return result
 
@@ -208,9 +261,16 @@ class _Runner:
 
 
 def run_science(preset: Preset, base: TrainConfig, root: str, shard=(0, 1), log=print) -> dict:
-  """Runs the three phases (see the module docstring); returns `choices`."""
+  """Runs the phases (see the module docstring); returns `choices`.
+
+  The sweep's study-subset cells come first (the choices need only them),
+  then the causal tests and the swap, then the rest of the sweep: an
+  interrupted grid has its most informative runs.
+  """
   runner = _Runner(base, root, log)
-  runner.run_all(sweep_jobs(preset, base), shard)
+  sweep = sweep_jobs(preset, base)
+  first = [job for job in sweep if job.config.subset in regimes.STUDY_SUBSETS]
+  runner.run_all(first, shard)
   chosen = choices(preset, base, root)
   log(f"Sweep done: largest study-subset penalty in {chosen['worst']}; swap in {chosen['swap']}")
   causal = causal_jobs(preset, base, root, chosen["worst"])
@@ -218,4 +278,14 @@ def run_science(preset: Preset, base: TrainConfig, root: str, shard=(0, 1), log=
   runner.run_all(teachers, shard)  # before the runs that read them
   runner.run_all([job for job in causal if not job.save_model], shard)
   runner.run_all(swap_jobs(preset, base, chosen["swap"]), shard)
+  runner.run_all([job for job in sweep if job not in first], shard)
   return chosen
+
+
+if __name__ == "__main__":  # prints pick_swap's choice: python -m tfmixup.study.science --data_dir=...
+  import sys
+
+  data_dir = next((a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--data_dir=")), None)
+  full = training.load_data(TrainConfig(data_dir=data_dir))
+  picked = pick_swap(full.train, full.test)
+  print(f"k = {picked['k']}, (a, b) = {picked['pair']}; 6 + 9 mixes called: {np.round(picked['votes_69'], 4).tolist()}")

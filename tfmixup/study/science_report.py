@@ -1,2 +1,555 @@
-def write_all(*a, **k):
-  raise NotImplementedError
+"""The science report: sweep, causal and swap tables with paired 95% intervals, intrusion, figures.
+
+Every comparison pairs runs by seed (same seed: same initial weights and
+first-stream order), and is given both ways: the absolute difference in
+test accuracy (percentage points) and the ratio of test errors (Mixup's
+error / ERM's, a geometric mean over seeds with a t interval on the log
+scale). Differences between datasets (a subset's penalty minus MNIST's)
+compare independent runs: Welch intervals. No correlation over a handful
+of datasets is computed: with 4-5 points it cannot carry a conclusion.
+"""
+
+import csv
+import dataclasses
+import json
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+from tfmixup import datasets, training
+from tfmixup.config import TrainConfig
+from tfmixup.study import regimes, science
+from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
+from tfmixup.study.tables import markdown_table
+
+STUDY_ERM_TEST = {"all": 0.981, "689": 0.973, "147": 0.972}  # the study's Table 1, "without"
+METHOD_LABELS = {
+  "erm": "ERM (without)",
+  "mixup": "Mixup",
+  "mixup_filtered": "Mixup, intruding mixes dropped",
+  "mixup_relabeled": "Mixup, intruding mixes relabelled",
+  "mixup_random_drop": "Mixup, matched random drop (control)",
+  "adamixup": "AdaMixUp",
+  "mixup_clean_half": "Mixup + clean half (AdaMixUp's control)",
+  "manifold_mixup": "Manifold Mixup",
+}
+NOT_RUN = "not run"
+DATASET_LABELS = {"all": "MNIST", "689": "{6,8,9}", "147": "{1,4,7}", "014": "{0,1,4}", "367": "{3,6,7}"}
+
+
+def _interval(values: np.ndarray) -> dict:
+  n = len(values)
+  mean = float(np.mean(values))
+  half = float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+  return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
+
+
+def paired(treated: Sequence[dict], control: Sequence[dict], key: str = "test_accuracy") -> dict:
+  """Mean per-seed difference treated - control with a 95% t interval (runs paired by seed)."""
+  by_seed = {r["config"]["seed"]: r[key] for r in control}
+  return _interval(np.array([r[key] - by_seed[r["config"]["seed"]] for r in treated if r["config"]["seed"] in by_seed]))
+
+
+def error_ratio(treated: Sequence[dict], control: Sequence[dict]) -> dict:
+  """Geometric mean over seeds of treated's test error / control's, with a 95% interval (log scale).
+
+  A run with no test error at all is given half an error (1 / (2·N)), so the log is finite.
+  """
+
+  def error(r: dict) -> float:
+    return max(1 - r["test_accuracy"], 0.5 / r["test_examples"])
+
+  by_seed = {r["config"]["seed"]: error(r) for r in control}
+  logs = np.array([np.log(error(r) / by_seed[r["config"]["seed"]]) for r in treated if r["config"]["seed"] in by_seed])
+  i = _interval(logs)
+  return {
+    "mean": float(np.exp(i["mean"])),
+    "low": float(np.exp(i["low"])),
+    "high": float(np.exp(i["high"])),
+    "n": i["n"],
+  }
+
+
+def welch(a: np.ndarray, b: np.ndarray) -> dict:
+  """Mean(a) - mean(b) with a 95% Welch interval (independent samples)."""
+  va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+  se = np.sqrt(va + vb)
+  df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if se > 0 else 1
+  mean = float(np.mean(a) - np.mean(b))
+  half = float(stats.t.ppf(0.975, df) * se)
+  return {"mean": mean, "low": mean - half, "high": mean + half, "n": min(len(a), len(b))}
+
+
+def _pp(i: dict) -> str:
+  return f"{100 * i['mean']:+.2f} [{100 * i['low']:+.2f}, {100 * i['high']:+.2f}]"
+
+
+def _ratio(i: dict) -> str:
+  return f"{i['mean']:.2f} [{i['low']:.2f}, {i['high']:.2f}]"
+
+
+def _acc(runs: Sequence[dict], key: str = "test_accuracy") -> str:
+  return f"{100 * np.mean([r[key] for r in runs]):.2f}"
+
+
+def _train_test(runs: Sequence[dict]) -> str:
+  return f"{_acc(runs, 'train_accuracy')} ({_acc(runs)})"
+
+
+@dataclasses.dataclass
+class Runs:
+  """Saved results of the grid, read on demand."""
+
+  preset: Preset
+  base: TrainConfig
+  root: str
+  missing: set = dataclasses.field(default_factory=set)
+
+  def cell(
+    self, regime: str, name: str, method: str, seeds: Sequence[int] | None = None, classes=None
+  ) -> list[dict] | None:
+    """The runs of one cell, in seed order (ERM from the regime it shares).
+
+    Returns:
+      The runs, or None if one is not saved (noted in `missing`).
+    """
+    if method == "erm" and REGIMES[regime].erm_from:
+      regime = REGIMES[regime].erm_from
+    config = science.regime_config(self.preset, regime, self.base)
+    config = dataclasses.replace(config, classes=SUBSETS[name] if classes is None else classes, method=method)
+    if method in regimes.FILTER_METHODS:
+      teacher = science.teacher_job(self.preset, regime, self.base, name)
+      config = dataclasses.replace(config, teacher=training.model_path(teacher.output_dir(self.root), teacher.config))
+    out = []
+    for seed in self.preset.seeds if seeds is None else seeds:
+      run = dataclasses.replace(config, seed=seed)
+      result = training.read_result(science.regime_dir(self.root, regime), run)
+      if result is None:
+        self.missing.add(f"{regime}/{run.run_name}")
+        return None
+      out.append(result)
+    return out
+
+
+def sweep_section(runs: Runs) -> tuple[str, dict]:
+  preset = runs.preset
+  names = [n for n in SUBSETS if any(n in ns for _, ns in preset.sweep)]
+  erm_rows, pen_rows, ratio_rows, contrast_rows, heat = [], [], [], [], {}
+  for regime, ns in preset.sweep:
+    label = f"{regime}: {REGIMES[regime].label}"
+    erm, pen, ratio = [], [], []
+    penalties = {}
+    for name in names:
+      if name not in ns:
+        erm.append("")
+        pen.append("")
+        ratio.append("")
+        continue
+      e, m = runs.cell(regime, name, "erm"), runs.cell(regime, name, "mixup")
+      if e is None or m is None:
+        erm.append(NOT_RUN if e is None else _train_test(e))
+        pen.append(NOT_RUN)
+        ratio.append(NOT_RUN)
+        continue
+      erm.append(_train_test(e))
+      d = paired(m, e)
+      penalties[name] = np.array([a["test_accuracy"] - b["test_accuracy"] for a, b in zip(m, e, strict=True)])
+      heat[(regime, name)] = d
+      pen.append(_pp(d))
+      ratio.append(_ratio(error_ratio(m, e)))
+    if not REGIMES[regime].erm_from:
+      erm_rows.append((label, erm))
+    pen_rows.append((label, pen))
+    ratio_rows.append((label, ratio))
+    if "all" in penalties:
+      contrast_rows.append(
+        (label, [_pp(welch(penalties[n], penalties["all"])) if n in penalties else "" for n in names if n != "all"])
+      )
+  columns = [DATASET_LABELS[n] for n in names]
+  text = [
+    "## 1. The regime sweep",
+    "",
+    "ERM (no mixing): train (test) accuracy, %, mean over seeds. The study's ERM: MNIST 99.2 (98.1),"
+    " {6,8,9} 97.7 (97.3), {1,4,7} 98.1 (97.2).",
+    "",
+    markdown_table(columns, erm_rows),
+    "",
+    "Mixup − ERM, test accuracy, percentage points, mean and paired 95% CI over seeds"
+    " (negative: Mixup costs accuracy). The study: MNIST −0.2, {6,8,9} −2.8, {1,4,7} −1.1.",
+    "",
+    markdown_table(columns, pen_rows),
+    "",
+    "Mixup's test error / ERM's (geometric mean over seeds, 95% CI; > 1: Mixup has more errors).",
+    "",
+    markdown_table(columns, ratio_rows),
+    "",
+    "A subset's penalty minus MNIST's (pp, Welch 95% CI; negative: Mixup costs the subset more than MNIST).",
+    "",
+    markdown_table([DATASET_LABELS[n] for n in names if n != "all"], contrast_rows),
+    "",
+  ]
+  return "\n".join(text), heat
+
+
+def closest_regime(runs: Runs) -> tuple[str, dict]:
+  """The sweep regime whose ERM test accuracies are closest to the study's (sum of |differences|)."""
+  distance = {}
+  for regime, ns in runs.preset.sweep:
+    if REGIMES[regime].erm_from or not set(STUDY_ERM_TEST) <= set(ns):
+      continue
+    cells = {n: runs.cell(regime, n, "erm") for n in STUDY_ERM_TEST}
+    if all(c is not None for c in cells.values()):
+      distance[regime] = sum(
+        abs(np.mean([r["test_accuracy"] for r in cells[n]]) - a) for n, a in STUDY_ERM_TEST.items()
+      )
+  return (min(distance, key=distance.get) if distance else None), distance
+
+
+def causal_section(runs: Runs, chosen: dict) -> tuple[str, dict]:
+  preset = runs.preset
+  plan = {preset.standard: preset.causal_methods}
+  plan[chosen["worst"]] = tuple(sorted(set(plan.get(chosen["worst"], ())) | set(preset.causal_methods_worst)))
+  text, forest = ["## 2. Causal tests", ""], {}
+  for regime, planned in plan.items():
+    methods = [m for m in METHOD_LABELS if m in planned]
+    columns = [DATASET_LABELS[n] for n in regimes.CAUSAL_SUBSETS]
+    rows_acc, rows_vs_mixup, rows_vs_erm, rows_key = [], [], [], []
+    for method in ["erm", "mixup", *methods]:
+      acc, vs_mixup, vs_erm = [], [], []
+      for name in regimes.CAUSAL_SUBSETS:
+        cell, erm, mixup = (runs.cell(regime, name, m) for m in (method, "erm", "mixup"))
+        if cell is None or erm is None or mixup is None:
+          acc.append(NOT_RUN if cell is None else _train_test(cell))
+          vs_erm += [NOT_RUN] if method != "erm" else []
+          vs_mixup += [NOT_RUN] if method not in ("erm", "mixup") else []
+          continue
+        acc.append(_train_test(cell))
+        if method != "erm":
+          d = paired(cell, runs.cell(regime, name, "erm"))
+          vs_erm.append(f"{_pp(d)}; ×{error_ratio(cell, runs.cell(regime, name, 'erm'))['mean']:.2f}")
+          forest[(regime, name, method)] = d
+        if method not in ("erm", "mixup"):
+          vs_mixup.append(_pp(paired(cell, runs.cell(regime, name, "mixup"))))
+      rows_acc.append((METHOD_LABELS[method], acc))
+      if vs_erm:
+        rows_vs_erm.append((METHOD_LABELS[method], vs_erm))
+      if vs_mixup:
+        rows_vs_mixup.append((METHOD_LABELS[method], vs_mixup))
+    for treated, control, what in (
+      ("mixup_filtered", "mixup_random_drop", "dropped intruders − matched random drop"),
+      ("adamixup", "mixup_clean_half", "AdaMixUp − Mixup with the same clean half"),
+    ):
+      if treated in methods and control in methods:
+        pairs = [(runs.cell(regime, n, treated), runs.cell(regime, n, control)) for n in regimes.CAUSAL_SUBSETS]
+        rows_key.append((what, [NOT_RUN if None in (t, c) else _pp(paired(t, c)) for t, c in pairs]))
+    why = "standard regime" if regime == preset.standard else "the sweep regime with the largest study-subset penalty"
+    text += [
+      f"### {regime}: {REGIMES[regime].label} ({why})",
+      "",
+      "Train (test) accuracy, %:",
+      "",
+      markdown_table(columns, rows_acc),
+      "",
+      "Against ERM: test accuracy difference, pp [paired 95% CI]; ×: test error ratio.",
+      "",
+      markdown_table(columns, rows_vs_erm),
+      "",
+      "Against Mixup: test accuracy difference, pp [paired 95% CI].",
+      "",
+      markdown_table(columns, rows_vs_mixup),
+      "",
+      "The causal contrasts, pp [paired 95% CI]:",
+      "",
+      markdown_table(columns, rows_key),
+      "",
+    ]
+  return "\n".join(text), forest
+
+
+def nearest_labels(train: datasets.ImageArrays, images: np.ndarray, chunk: int = 1024) -> np.ndarray:
+  """Labels of the pixel-space nearest training images of float `[N, H, W, C]` images in [0, 1]."""
+  flat = train.images.reshape(len(train.labels), -1).astype(np.float32) / 255.0
+  norms = np.sum(flat**2, axis=1)
+  out = []
+  for start in range(0, len(images), chunk):
+    part = images[start : start + chunk].reshape(-1, flat.shape[1])
+    out.append(train.labels[np.argmin(norms[None] - 2 * part @ flat.T, axis=1)])
+  return np.concatenate(out)
+
+
+def drawn_intrusion(train: datasets.ImageArrays, judge, alpha: float, num_mixes: int, seed: int = 0) -> dict:
+  """The share of the mixes Mixup actually draws that a judge assigns to neither source class.
+
+  The mixes are the first `num_mixes` of Mixup's stage at `alpha` (its own
+  pairs and λ, same-class pairs included); a mix's source classes are its
+  label row's nonzero entries.
+
+  Returns:
+    {"all": share, "pairs": {(i, j): (share, count)} over unordered class pairs i < j}.
+  """
+  stage = datasets.mixup(train, batch_size=512, seed=seed, alpha=alpha)
+  xs, ys = [], []
+  for x, y in stage.take(-(-num_mixes // 512)):
+    xs.append(x.numpy())
+    ys.append(y.numpy())
+  x, y = np.concatenate(xs)[:num_mixes], np.concatenate(ys)[:num_mixes]
+  judged = judge(x)
+  sources = y > 1e-6
+  intruding = ~sources[np.arange(len(judged)), judged]
+  order = np.argsort(-y, axis=1)
+  first = order[:, 0]
+  second = np.where(sources.sum(axis=1) > 1, order[:, 1], first)
+  pairs = {}
+  low, high = np.minimum(first, second), np.maximum(first, second)
+  for i, j in sorted(set(zip(low.tolist(), high.tolist(), strict=True))):
+    mask = (low == i) & (high == j)
+    pairs[(i, j)] = (float(np.mean(intruding[mask])), int(mask.sum()))
+  return {"all": float(np.mean(intruding)), "pairs": pairs}
+
+
+def intrusion_section(runs: Runs, full: training.SplitData, num_mixes: int) -> str:
+  import keras  # noqa: PLC0415
+
+  preset = runs.preset
+  names = [n for n in SUBSETS if any(n in ns for _, ns in preset.sweep)]
+  alphas = (0.2, 1.0, 4.0)
+  rows, pair_rows = [], []
+  for name in names:
+    config = dataclasses.replace(science.regime_config(preset, preset.standard, runs.base), classes=SUBSETS[name])
+    data = training.data_for(config, full)
+    teacher = science.teacher_job(preset, preset.standard, runs.base, name)
+    path = training.model_path(teacher.output_dir(runs.root), teacher.config)
+    if not os.path.exists(path):
+      runs.missing.add(f"{preset.standard}/{teacher.config.run_name} (model)")
+      rows.append((DATASET_LABELS[name], [NOT_RUN] * len(alphas)))
+      continue
+    model = keras.saving.load_model(path)
+
+    def erm_judge(x, model=model):
+      return np.argmax(model.predict(x, batch_size=1024, verbose=0), axis=1)
+
+    def nn_judge(x, data=data):
+      return nearest_labels(data.train, x)
+
+    cells = []
+    for alpha in alphas:
+      by_erm = drawn_intrusion(data.train, erm_judge, alpha, num_mixes)
+      by_nn = drawn_intrusion(data.train, nn_judge, alpha, num_mixes)
+      cells.append(f"{100 * by_erm['all']:.2f} / {100 * by_nn['all']:.2f}")
+      if name == "689" and alpha == 1.0:
+        for (i, j), (share, count) in by_erm["pairs"].items():
+          a, b = data.train.class_names[i], data.train.class_names[j]
+          pair_rows.append((f"{a}+{b}", [f"{count}", f"{100 * share:.2f}", f"{100 * by_nn['pairs'][(i, j)][0]:.2f}"]))
+    rows.append((DATASET_LABELS[name], cells))
+  return "\n".join(
+    [
+      "## 3. Intrusion, measured on the mixes Mixup draws",
+      "",
+      f"Share of Mixup's own mixes (the first {num_mixes:,} of an epoch: its pairs and λ, same-class pairs"
+      " included) that a judge assigns to neither source class, %: judged by an ERM model of the same"
+      f" dataset (seed {regimes.TEACHER_SEED}, the filter's teacher, {preset.standard}) / by the pixel-space"
+      " nearest training image.",
+      "",
+      markdown_table([f"α = {a:g}" for a in alphas], rows),
+      "",
+      "{6,8,9} at α = 1 by class pair: mixes drawn, % intruding by the ERM judge, by the nearest neighbour.",
+      "",
+      markdown_table(["mixes", "ERM judge", "nearest neighbour"], pair_rows),
+      "",
+    ]
+  )
+
+
+def swap_section(runs: Runs, regime: str) -> tuple[str, dict]:
+  seeds = runs.preset.swap_seeds
+  subsets = science.swap_subsets()
+  rows, err_rows, penalties, figure = [], [], {}, {}
+  for key, classes in subsets.items():
+    e = runs.cell(regime, key, "erm", seeds=seeds, classes=classes)
+    m = runs.cell(regime, key, "mixup", seeds=seeds, classes=classes)
+    if e is None or m is None:
+      return f"## 4. The third-class swap ({regime})\n\nNot run (or not finished): see the list of missing runs.\n", {}
+    penalties[key] = np.array([a["test_accuracy"] - b["test_accuracy"] for a, b in zip(m, e, strict=True)])
+    figure[key] = paired(m, e)
+    rows.append((f"{{{','.join(map(str, classes))}}}", [_train_test(e), _train_test(m), _pp(figure[key])]))
+
+    def third_to_pair(r: dict) -> float:  # true third class (label 2) called the first or second
+      c = np.array(r["test_confusion"])
+      return (c[2, 0] + c[2, 1]) / c[2].sum()
+
+    def pair_to_third(r: dict) -> float:  # true first or second called the third
+      c = np.array(r["test_confusion"])
+      return (c[0, 2] + c[1, 2]) / (c[0].sum() + c[1].sum())
+
+    d1 = _interval(np.array([third_to_pair(a) - third_to_pair(b) for a, b in zip(m, e, strict=True)]))
+    d2 = _interval(np.array([pair_to_third(a) - pair_to_third(b) for a, b in zip(m, e, strict=True)]))
+    c_e = np.mean([np.array(r["test_confusion"]) for r in e], axis=0)
+    c_m = np.mean([np.array(r["test_confusion"]) for r in m], axis=0)
+    err_rows.append(
+      (
+        f"{{{','.join(map(str, classes))}}}",
+        [
+          f"{100 * np.mean([third_to_pair(r) for r in e]):.2f} → {100 * np.mean([third_to_pair(r) for r in m]):.2f}",
+          _pp(d1),
+          f"{100 * np.mean([pair_to_third(r) for r in e]):.2f} → {100 * np.mean([pair_to_third(r) for r in m]):.2f}",
+          _pp(d2),
+          f"{np.round(c_e).astype(int).tolist()} → {np.round(c_m).astype(int).tolist()}",
+        ],
+      )
+    )
+  keys = list(subsets)
+  contrasts = [
+    (f"{keys[0]} − {keys[1]} (swap the third class of 6, 9)", _pp(welch(penalties[keys[0]], penalties[keys[1]]))),
+    (
+      f"{keys[2]} − {keys[3]} (swap the third class of {keys[2][:2]})",
+      _pp(welch(penalties[keys[2]], penalties[keys[3]])),
+    ),
+  ]
+  text = [
+    f"## 4. The third-class swap ({regime}: {REGIMES[regime].label}; {len(seeds)} seeds)",
+    "",
+    "Intrusion predicts a larger penalty, and extra errors on 8, where 8 is the third class of 6 and 9,"
+    " and nothing of the kind where it is not.",
+    "",
+    markdown_table(["ERM", "Mixup", "Mixup − ERM, pp [95% CI]"], rows),
+    "",
+    "Penalty contrasts, pp [Welch 95% CI]:",
+    "",
+    markdown_table(["difference of penalties"], [(a, [b]) for a, b in contrasts]),
+    "",
+    "Errors between the pair and the third class (the last class listed), % of that class's test images:"
+    " ERM → Mixup, and Mixup − ERM [paired 95% CI]; mean confusion matrices (rows true, columns predicted).",
+    "",
+    markdown_table(
+      ["third called first/second", "Δ", "first/second called third", "Δ", "confusion ERM → Mixup"], err_rows
+    ),
+    "",
+  ]
+  return "\n".join(text), figure
+
+
+def _figures(heat: dict, forest: dict, swap: dict, preset: Preset, root: str) -> None:
+  import matplotlib  # noqa: PLC0415
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # noqa: PLC0415
+
+  regimes_ = [r for r, _ in preset.sweep]
+  names = [n for n in SUBSETS if any(n in ns for _, ns in preset.sweep)]
+  grid = np.full((len(regimes_), len(names)), np.nan)
+  fig, ax = plt.subplots(figsize=(1.6 * len(names) + 2, 0.6 * len(regimes_) + 1.5))
+  for i, r in enumerate(regimes_):
+    for j, n in enumerate(names):
+      if (r, n) in heat:
+        d = heat[(r, n)]
+        grid[i, j] = 100 * d["mean"]
+        ax.text(
+          j,
+          i,
+          f"{100 * d['mean']:+.2f}\n[{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]",
+          ha="center",
+          va="center",
+          fontsize=7,
+        )
+  limit = np.nanmax(np.abs(grid)) if np.isfinite(grid).any() else 1
+  image = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
+  ax.set_xticks(range(len(names)), [DATASET_LABELS[n] for n in names])
+  ax.set_yticks(range(len(regimes_)), [f"{r}: {REGIMES[r].label}" for r in regimes_], fontsize=7)
+  fig.colorbar(image, label="Mixup − ERM test accuracy, pp")
+  ax.set_title("Mixup's penalty by regime and dataset (paired 95% CI)")
+  fig.tight_layout()
+  fig.savefig(os.path.join(root, "sweep.png"), dpi=120)
+  plt.close(fig)
+
+  keys = sorted(forest, key=lambda k: (k[0], k[1], list(METHOD_LABELS).index(k[2])))
+  fig, ax = plt.subplots(figsize=(8, 0.22 * len(keys) + 1.5))
+  for y, key in enumerate(keys):
+    d = forest[key]
+    ax.errorbar(
+      100 * d["mean"], y, xerr=[[100 * (d["mean"] - d["low"])], [100 * (d["high"] - d["mean"])]], fmt="o", ms=3
+    )
+  ax.axvline(0, color="grey", lw=0.8)
+  ax.set_yticks(range(len(keys)), [f"{r} {DATASET_LABELS[n]} {METHOD_LABELS[m]}" for r, n, m in keys], fontsize=6)
+  ax.set_xlabel("test accuracy − ERM's, pp (paired 95% CI)")
+  ax.invert_yaxis()
+  fig.tight_layout()
+  fig.savefig(os.path.join(root, "causal.png"), dpi=120)
+  plt.close(fig)
+
+  if swap:
+    fig, ax = plt.subplots(figsize=(5, 3))
+    for x, d in enumerate(swap.values()):
+      ax.errorbar(x, 100 * d["mean"], yerr=[[100 * (d["mean"] - d["low"])], [100 * (d["high"] - d["mean"])]], fmt="o")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(range(len(swap)), ["{" + ",".join(k) + "}" for k in swap])
+    ax.set_ylabel("Mixup − ERM test accuracy, pp")
+    ax.set_title("Third-class swap (paired 95% CI)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(root, "swap.png"), dpi=120)
+    plt.close(fig)
+
+
+def _csv(runs: Runs, path: str) -> None:
+  rows = []
+  for regime_path in sorted(os.listdir(os.path.join(runs.root, "regimes"))):
+    folder = os.path.join(runs.root, "regimes", regime_path, "runs")
+    for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+      with open(os.path.join(folder, name)) as f:
+        r = json.load(f)
+      c = r["config"]
+      rows.append(
+        [
+          regime_path,
+          "all" if c["classes"] is None else "".join(map(str, c["classes"])),
+          c["method"],
+          c["seed"],
+          f"{r['train_accuracy']:.6f}",
+          f"{r['test_accuracy']:.6f}",
+        ]
+      )
+  with open(path, "w", newline="") as f:
+    csv.writer(f).writerows([["regime", "classes", "method", "seed", "train_accuracy", "test_accuracy"], *rows])
+
+
+def write_all(
+  preset: Preset, base: TrainConfig, root: str, chosen: dict, *, command: str, num_mixes: int = 6000
+) -> str:
+  """Writes `science.md`, `runs.csv`, `choices.json` and the figures to `root`; returns the Markdown."""
+  runs = Runs(preset, base, root)
+  sweep_text, heat = sweep_section(runs)
+  closest, distance = closest_regime(runs)
+  causal_text, forest = causal_section(runs, chosen)
+  full = training.load_data(dataclasses.replace(base, classes=None))
+  intrusion_text = intrusion_section(runs, full, num_mixes if not preset.sizes else 500)
+  swap_text, swap = swap_section(runs, chosen["swap"])
+  header = [
+    "# Does intrusion cause Mixup's penalty? (generated)",
+    "",
+    f"Made by `{command}` (preset `{preset.name}`, seeds {list(preset.seeds)}); the model, optimizer and"
+    " batch size of the reproduction (Adam 1e-3, batch 128); regimes in `tfmixup/study/regimes.py`.",
+    "",
+    f"- The regime closest to the study's ERM test accuracies (sum of |ours − study's| over MNIST, {{6,8,9}},"
+    f" {{1,4,7}}, pp): **{closest}** ("
+    + ", ".join(f"{r} {100 * d:.2f}" for r, d in sorted(distance.items(), key=lambda x: x[1]))
+    + ").",
+    f"- The largest study-subset penalty (mean over {{6,8,9}} and {{1,4,7}}): **{chosen['worst']}**"
+    " (" + ", ".join(f"{r} {100 * p:+.2f} pp" for r, p in chosen["penalties"].items()) + ").",
+    f"- The swap regime (ERM on {{6,8,9}} closest to {100 * science.SWAP_TARGET:.0f}%): **{chosen['swap']}**.",
+    "",
+  ]
+  if runs.missing:
+    header += [
+      f"**Incomplete: {len(runs.missing)} cells have unsaved runs** (run the same command again to finish them);"
+      " the first: " + ", ".join(sorted(runs.missing)[:5]) + ".",
+      "",
+    ]
+  text = "\n".join([*header, sweep_text, causal_text, intrusion_text, swap_text])
+  with open(os.path.join(root, "science.md"), "w") as f:
+    f.write(text)
+  with open(os.path.join(root, "choices.json"), "w") as f:
+    json.dump({**chosen, "closest": closest, "distance": distance}, f, indent=1)
+  _csv(runs, os.path.join(root, "runs.csv"))
+  _figures(heat, forest, swap, preset, root)
+  return text
