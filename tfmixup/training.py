@@ -160,7 +160,7 @@ def prepare_output_dir(output_dir: str) -> None:
 
 
 def compile_model(config: TrainConfig, input_shape, num_classes: int) -> keras.Model:
-  """The three-conv model, as the config's method wants it (`Method.wrap_model`), compiled."""
+  """The model compiled for training, as the config's method wants it (`Method.wrap_model`, `Method.trainer`)."""
   return build_trainer(config, input_shape, num_classes)[1]
 
 
