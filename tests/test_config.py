@@ -24,7 +24,7 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
       parse_subset(text)
 
   @parameterized.named_parameters(
-    ("method", dict(method="no_such_method"), r"unknown method 'no_such_method'; choose one of: cutmix, erm, mixup"),
+    ("method", dict(method="no_such_method"), r"unknown method 'no_such_method'; choose one of: adamixup, cutmix, erm"),
     ("cutmix_alpha", dict(cutmix_alpha=-1.0), "cutmix_alpha must be finite and > 0"),
     ("prob", dict(prob=1.01), r"prob must be a probability in \[0, 1\]"),
     ("switch_prob", dict(switch_prob=float("nan")), r"switch_prob must be a probability"),

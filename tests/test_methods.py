@@ -5,7 +5,7 @@ import numpy as np
 import tensorflow as tf
 from helpers import coded_arrays
 
-from tfmixup import datasets, methods, training
+from tfmixup import datasets, distributed, methods, training
 from tfmixup.config import ConfigError, TrainConfig
 
 
@@ -16,7 +16,8 @@ class RegistryTest(tf.test.TestCase):
     self.assertFalse(methods.get("erm").mixes)
 
   def test_unknown_name_lists_the_names(self):
-    with self.assertRaisesRegex(ConfigError, r"^unknown method 'mixupp'; choose one of: cutmix, erm, mixup"):
+    names = "adamixup, cutmix, erm, manifold_mixup, mixup"
+    with self.assertRaisesRegex(ConfigError, rf"^unknown method 'mixupp'; choose one of: {names}"):
       methods.get("mixupp")
 
   def test_bad_registrations(self):
@@ -30,6 +31,44 @@ class RegistryTest(tf.test.TestCase):
     config = TrainConfig(method="cutmix", batch_size=16, seed=3, label_smoothing=0.1)
     got = next(iter(methods.get("cutmix").training_data(data, config)))
     want = next(iter(datasets.cutmix(data, batch_size=16, seed=3, label_smoothing=0.1)))
+    self.assertAllEqual(got[0], want[0])
+    self.assertAllEqual(got[1], want[1])
+
+  def test_the_remedies_for_intrusion(self):
+    self.assertContainsSubset(["manifold_mixup", "adamixup", "mixup_clean_half"], methods.names())
+    for name in ("manifold_mixup", "adamixup"):
+      self.assertIsNotNone(methods.get(name).trainer)
+      with self.assertRaisesRegex(ConfigError, f"^method '{name}' has no device feed; use feed 'host' or 'auto'$"):
+        TrainConfig(method=name, feed="device")
+    self.assertIsNone(methods.get("mixup_clean_half").trainer)
+    for name in ("adamixup", "mixup_clean_half"):
+      with self.assertRaisesRegex(ConfigError, rf"^method '{name}' needs an even batch_size \(.*\), got 9$"):
+        TrainConfig(method=name, batch_size=9)
+    with self.assertRaisesRegex(ConfigError, "need a mixing method, not 'adamixup'"):
+      TrainConfig(method="adamixup", mix_start=1)  # the policy mixes every batch
+    self.assertEqual(TrainConfig(method="manifold_mixup", alpha=2.0).run_name, "mnist-all-manifold_mixup-a2-seed0")
+    self.assertEqual(
+      TrainConfig(method="mixup_clean_half", alpha=0.4).run_name, "mnist-all-mixup_clean_half-a0.4-seed0"
+    )
+    self.assertEqual(TrainConfig(method="adamixup").run_name, "mnist-all-adamixup-seed0")
+
+  def test_a_trainer_shares_the_model_and_is_what_is_compiled(self):
+    for name in ("manifold_mixup", "adamixup"):
+      model, trainer = training.build_trainer(TrainConfig(method=name), (28, 28, 1), 3)
+      self.assertIsInstance(model, keras.Sequential)
+      self.assertIsNot(trainer, model)
+      self.assertIs(trainer.classifier, model)
+      self.assertIsNotNone(trainer.optimizer)
+      self.assertIsNone(getattr(model, "optimizer", None))
+    data = coded_arrays(64, num_classes=4, shape=(28, 28, 1))
+    with self.assertRaisesRegex(distributed.ClusterError, "own trainer on one worker"):
+      training._models(TrainConfig(method="manifold_mixup"), data, "host", distributed.Workers(num_workers=2))
+
+  def test_mixup_clean_half_feeds_its_stage(self):
+    data = coded_arrays(64, num_classes=4, shape=(8, 8, 1))
+    config = TrainConfig(method="mixup_clean_half", batch_size=16, seed=3, alpha=0.3)
+    got = next(iter(methods.get("mixup_clean_half").training_data(data, config)))
+    want = next(iter(datasets.mixup_clean_half(data, batch_size=16, seed=3, alpha=0.3)))
     self.assertAllEqual(got[0], want[0])
     self.assertAllEqual(got[1], want[1])
 

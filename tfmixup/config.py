@@ -185,6 +185,8 @@ class TrainConfig:
       raise ConfigError(f"off_last={self.off_last} is more than the {self.epochs} epochs")
     if (self.mix_start or self.mix_on or self.off_last) and not method.mixes:  # (without importing TensorFlow)
       raise ConfigError(f"mix_start, mix_on, mix_off and off_last need a mixing method, not {self.method!r}")
+    if method.check_config is not None:
+      method.check_config(self)
 
   def schedule(self) -> "Schedule | None":
     """The epochs that mix, as a `tfmixup.datasets.Schedule` (None: all of them)."""

@@ -1,11 +1,12 @@
 """Training methods, registered by name: what `TrainConfig.method` and `--method` select.
 
 A method is a data stage (how the training batches are made; None: plain
-shuffled batches) and an optional training-step part (`wrap_model`: a
-function that wraps or replaces the compiled model, e.g. a `keras.Model`
-subclass with its own `train_step`, for methods such as Manifold Mixup
-that act inside the model). A new method is one `register(Method(...))`
-call, here or in the user's code:
+shuffled batches) and optional model parts: `wrap_model` wraps or replaces
+the model (which still takes images), and `trainer` builds the model that
+is compiled and fitted on the stage while the model is evaluated and saved,
+for methods that act inside the model (Manifold Mixup, AdaMixUp: see
+`tfmixup.trainers`). A new method is one `register(Method(...))` call,
+here or in the user's code:
 
   methods.register(methods.Method(
       name="my_mix", label="my mix",
@@ -58,6 +59,15 @@ class Method:
     device_feed: `device_feed(data, config, **options) -> DeviceFeed`, the
       same batches with the data resident on the device
       (`tfmixup.datasets.device_feed`); None: the method has none.
+    trainer: `trainer(model, config) -> keras.Model`: given the method's
+      model (it takes images), the model that is compiled and fitted on the
+      stage; it shares the model's layers and weights and may add weights of
+      its own (checkpointed with it), and it is a `keras.Model` whose `call`
+      takes the stage's batches (see `tfmixup.trainers`). The model itself
+      is evaluated and saved. None: the model is fitted itself. A method
+      with a trainer has no device feed and trains on one worker.
+    check_config: `check_config(config)` raises `ConfigError` for settings
+      the method cannot take (`TrainConfig` calls it); None: no checks.
     mixes: whether the stage mixes examples (schedules apply only then).
     uses_alpha: whether `config.alpha` matters (it then appears in run names).
   """
@@ -67,6 +77,8 @@ class Method:
   stage: Stage | None = None
   wrap_model: Callable[[keras.Model, TrainConfig], keras.Model] | None = None
   device_feed: Callable[..., datasets.DeviceFeed] | None = None
+  trainer: Callable[[keras.Model, TrainConfig], keras.Model] | None = None
+  check_config: Callable[[TrainConfig], None] | None = None
   mixes: bool = True
   uses_alpha: bool = False
 
@@ -97,6 +109,10 @@ class Method:
   def model(self, model: keras.Model, config: TrainConfig) -> keras.Model:
     """The model to compile: `wrap_model`'s result, or `model` itself."""
     return model if self.wrap_model is None else self.wrap_model(model, config)
+
+  def training_model(self, model: keras.Model, config: TrainConfig) -> keras.Model:
+    """The model to compile and fit on the stage: `trainer`'s result, or `model` itself."""
+    return model if self.trainer is None else self.trainer(model, config)
 
 
 def _options(config: TrainConfig, initial_epoch: int) -> dict:
@@ -182,5 +198,47 @@ register(
     label="pair sampling",
     stage=lambda data, c, **o: _datasets().pair_sampling(data, prob=c.prob, **o),
     device_feed=lambda data, c, **o: _datasets().device_pair_sampling(data, prob=c.prob, **o),
+  )
+)
+
+
+def _even_batches(config: TrainConfig) -> None:
+  if config.batch_size % 2:
+    raise ConfigError(f"method {config.method!r} needs an even batch_size (m mixed, m clean), got {config.batch_size}")
+
+
+def _trainers():
+  from tfmixup import trainers  # noqa: PLC0415 - imports Keras and TensorFlow
+
+  return trainers
+
+
+# The remedies for intrusion (ANCHORS.md): Manifold Mixup, AdaMixUp and AdaMixUp's control.
+register(
+  Method(
+    name="manifold_mixup",
+    label="Manifold Mixup",
+    stage=lambda data, c, **o: _datasets().manifold_pairs(data, alpha=c.alpha, **o),
+    trainer=lambda model, c: _trainers().ManifoldMixupTrainer(model),
+    uses_alpha=True,
+  )
+)
+register(
+  Method(
+    name="adamixup",
+    label="AdaMixUp",
+    stage=lambda data, c, **o: _datasets().adamixup_batches(data, **o),
+    trainer=lambda model, c: _trainers().AdaMixUpTrainer(model),
+    check_config=_even_batches,
+    mixes=False,  # the stage does not mix (the policy network does, in every batch): no schedules
+  )
+)
+register(
+  Method(
+    name="mixup_clean_half",
+    label="Mixup + clean half",
+    stage=lambda data, c, **o: _datasets().mixup_clean_half(data, alpha=c.alpha, **o),
+    check_config=_even_batches,
+    uses_alpha=True,
   )
 )

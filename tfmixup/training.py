@@ -179,7 +179,7 @@ def prepare_output_dir(output_dir: str) -> None:
 
 
 def compile_model(config: TrainConfig, input_shape, num_classes: int) -> keras.Model:
-  """The three-conv model, as the config's method wants it (`Method.wrap_model`), compiled."""
+  """The model compiled for training, as the config's method wants it (`Method.wrap_model`, `Method.trainer`)."""
   return build_trainer(config, input_shape, num_classes)[1]
 
 
@@ -190,13 +190,14 @@ def build_trainer(
 
   Returns:
     `(model, trainer)`: the method's model (takes images) and the model
-    compiled for training: the model itself, or with a device `feed`,
-    `feed.model(model)` (takes the feed's indices; shares the weights).
+    compiled for training: the model itself; with a device `feed`,
+    `feed.model(model)` (takes the feed's indices; shares the weights);
+    for a method with a trainer (`Method.trainer`), the trainer (takes the
+    stage's batches; shares the weights).
   """
-  model = methods.get(config.method).model(
-    build_model(input_shape, num_classes, input_scale=config.input_scale), config
-  )
-  trainer = model if feed is None else feed.model(model)
+  method = methods.get(config.method)
+  model = method.model(build_model(input_shape, num_classes, input_scale=config.input_scale), config)
+  trainer = method.training_model(model, config) if feed is None else feed.model(model)
   trainer.compile(
     optimizer=keras.optimizers.Adam(config.learning_rate),
     loss=keras.losses.CategoricalCrossentropy(from_logits=True),
@@ -208,7 +209,7 @@ def build_trainer(
 
 
 class _TestAccuracy(keras.callbacks.Callback):
-  """Adds "val_accuracy" on the clean test split to each epoch's logs (for a model trained on a device feed)."""
+  """Adds "val_accuracy" on the clean test split to each epoch's logs (for a trainer that takes no images)."""
 
   def __init__(self, model: keras.Model, test: datasets.ImageArrays) -> None:
     super().__init__()
@@ -351,6 +352,8 @@ def _models(
 ) -> tuple[keras.Model, keras.Model, datasets.DeviceFeed | None]:
   """The model, its trainer (`build_trainer`) and, for the device feed, the feed."""
   device_feed = None
+  if methods.get(config.method).trainer is not None and workers.num_workers > 1:
+    raise distributed.ClusterError(f"method {config.method!r} trains with its own trainer on one worker only")
   if feed == "device":
     if workers.num_workers > 1:
       raise distributed.ClusterError("the device feed trains on one device: use feed 'host' or 'auto' with workers")
@@ -414,22 +417,23 @@ def _train(  # noqa: PLR0914, PLR0915, PLR0917 - one run, read top to bottom
     callbacks.insert(0, checkpoints.EpochSync(counter, initial_epoch))
   if config.fraction < 1:  # training shorter than the one epoch: its first steps
     stage = stage.take(fraction_steps(config, len(data.train)))
+  # The trainer takes what the model does not (indices, or a method's own batches): test accuracy on the model.
+  validate = trainer is model
   if output_dir is not None and workers.is_chief and tensorboard:
     log_dir = os.path.join(output_dir, "tensorboard", config.run_name)
     callbacks.append(keras.callbacks.TensorBoard(log_dir))
-    if restored is None:
+    if restored is None and methods.get(config.method).trainer is None:
       # A stage of its own, same seed: the first batch training will see
-      # (the device feed's batches are the stage's).
+      # (the device feed's batches are the stage's; a trainer's batches are not images: none).
       examples = training_stage(config, data.train)
       summaries.write_training_examples(os.path.join(log_dir, "examples"), examples, data.train.class_names)
   if verbose == "auto":
     verbose = 1 if sys.stdout.isatty() else 2
-  if device_feed is not None:
-    # The trainer takes indices: the test accuracy is measured on the model,
-    # before the history records the epoch.
+  if not validate:
+    # The test accuracy is measured on the model, before the history records the epoch.
     callbacks.insert(callbacks.index(history), _TestAccuracy(model, data.test))
   fit_args = dict(epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
-  _fit(workers, model, trainer, stage, data.test, validate=device_feed is None, **fit_args)
+  _fit(workers, model, trainer, stage, data.test, validate=validate, **fit_args)
   signum = checkpoints.stop_requested()
   if signum is not None:
     raise checkpoints.Interrupted(checkpoints.interrupted_message(history.epochs_done, config.epochs, signum), signum)

@@ -28,6 +28,9 @@ DEVICE = "tfmixup/datasets/device_feed.py"
 SHARDS = "tfmixup/datasets/shards.py"
 CHECKPOINTS = "tfmixup/checkpoints.py"
 TRAINING = "tfmixup/training.py"
+REMEDIES = "tfmixup/datasets/remedies.py"
+MANIFOLD = "tfmixup/trainers/manifold.py"
+ADAMIXUP = "tfmixup/trainers/adamixup.py"
 
 # name: (what it breaks, [(file, old, new), ...])
 MUTANTS = {
@@ -178,7 +181,14 @@ MUTANTS = {
   ),
   "smoothing_skipped": (
     "label smoothing not applied",
-    [(STAGES, "return images, mixing.smooth_labels(labels, options.label_smoothing)", "return images, labels")],
+    [
+      (STAGES, "return images, mixing.smooth_labels(labels, options.label_smoothing)", "return images, labels"),
+      (
+        STAGES,
+        "return images, tf.nest.map_structure(lambda y: mixing.smooth_labels(y, options.label_smoothing), labels)",
+        "return images, labels",
+      ),
+    ],
   ),
   "initial_epoch_ignored": (
     "a resumed stage starts at epoch 0 again",
@@ -296,6 +306,85 @@ MUTANTS = {
       )
     ],
   ),
+  "manifold_layer_frozen": (
+    "Manifold Mixup mixes at the input whatever layer the batch names (a choice frozen at trace time)",
+    [(MANIFOLD, "return ops.switch(layer, branches,", "return ops.switch(0, branches,")],
+  ),
+  "manifold_layer_not_uniform": (
+    "Manifold Mixup's stage draws the layer from {0, 1} only",
+    [(REMEDIES, "minval=0, maxval=self.num_points, dtype=tf.int32)", "minval=0, maxval=2, dtype=tf.int32)")],
+  ),
+  "adamixup_lambda_outside": (
+    "AdaMixUp's λ is u itself, not a + u·b within the policy's interval",
+    [
+      (
+        ADAMIXUP,
+        'return low + ops.cast(inputs["u"], "float32") * width, low',
+        'return ops.cast(inputs["u"], "float32"), low',
+      )
+    ],
+  ),
+  "adamixup_policy_no_gradient": (
+    "AdaMixUp's λ is cut from the gradient: the policy never learns",
+    [
+      (
+        ADAMIXUP,
+        "lam, _, _ = self.policy_lambdas(inputs, training)",
+        "lam = ops.stop_gradient(self.policy_lambdas(inputs, training)[0])",
+      )
+    ],
+  ),
+  "adamixup_no_intrusion_loss": (
+    "AdaMixUp's discriminator loss is computed but not added to the loss",
+    [(ADAMIXUP, "    self.add_loss(\n", "    (\n")],
+  ),
+  "adamixup_others_are_first": (
+    "AdaMixUp's other originals are the first examples again",
+    [(REMEDIES, '"others": others,', '"others": first,')],
+  ),
+  "clean_half_not_clean": (
+    "Mixup + clean half: the second half is the partners, not the mixed examples clean",
+    [(REMEDIES, "return tf.concat([mixed, first], 0)", "return tf.concat([mixed, images_b[:m]], 0)")],
+  ),
+  "clean_half_lambda_uniform": (
+    "Mixup + clean half: λ drawn Uniform(0, 1) whatever α",
+    [
+      (
+        REMEDIES,
+        'return {"lam": draws.sample_beta(shape, self.alpha, split(seed, 1)[0])}',
+        'return {"lam": tf.random.stateless_uniform(shape, split(seed, 1)[0])}',
+      )
+    ],
+  ),
+  "trainer_hook_ignored": (
+    "build_trainer compiles the model itself, not the method's trainer",
+    [(TRAINING, "method.training_model(model, config) if feed is None", "model if feed is None")],
+  ),
+}
+
+REMEDY_TESTS = "tests/test_remedies.py"
+# The tests a mutant runs when --tests is not given (default: DEFAULT_TESTS).
+MUTANT_TESTS = {
+  "manifold_layer_frozen": [f"{REMEDY_TESTS}::ManifoldTrainerTest"],
+  "manifold_layer_not_uniform": [f"{REMEDY_TESTS}::ManifoldStageTest"],
+  "adamixup_lambda_outside": [f"{REMEDY_TESTS}::AdaMixUpTrainerTest"],
+  "adamixup_policy_no_gradient": [f"{REMEDY_TESTS}::AdaMixUpTrainerTest"],
+  "adamixup_no_intrusion_loss": [f"{REMEDY_TESTS}::AdaMixUpTrainerTest"],
+  "adamixup_others_are_first": [f"{REMEDY_TESTS}::AdaMixUpStageTest"],
+  "clean_half_not_clean": [f"{REMEDY_TESTS}::MixupCleanHalfTest"],
+  "clean_half_lambda_uniform": [f"{REMEDY_TESTS}::MixupCleanHalfTest"],
+  "trainer_hook_ignored": ["tests/test_methods.py", f"{REMEDY_TESTS}::ManifoldTrainerTest"],
+  **{
+    name: ["tests/test_regimes.py"]
+    for name in (
+      "buffer_is_full_shuffle",
+      "buffer_takes_newest",
+      "sorted_buffer_ignored",
+      "fraction_ignored",
+      "input_scale_ignored",
+      "per_class_is_first_n",
+    )
+  },
 }
 
 DEFAULT_TESTS = [
@@ -352,11 +441,13 @@ def run(name: str, tests: list[str]) -> list[str]:
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("names", nargs="*", default=list(MUTANTS), help="mutants to run (default: all)")
-  parser.add_argument("--tests", nargs="+", default=DEFAULT_TESTS)
+  parser.add_argument(
+    "--tests", nargs="+", default=None, help="default: the mutant's own (MUTANT_TESTS) or DEFAULT_TESTS"
+  )
   args = parser.parse_args()
   survived = []
   for name in args.names:
-    failed = run(name, args.tests)
+    failed = run(name, args.tests or MUTANT_TESTS.get(name, DEFAULT_TESTS))
     print(f"## {name}: {MUTANTS[name][0]}")
     print(f"   {'KILLED by ' + str(len(failed)) + ' test(s)' if failed else 'SURVIVED'}")
     for test in failed:

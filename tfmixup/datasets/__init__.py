@@ -4,6 +4,7 @@ Public API:
   load, load_arrays, select_classes, ImageArrays     data sources (TFDS or IDX)
   mixup, cutmix, mixup_cutmix, pair_sampling         mixing stages
   paired                                             a stage for your own mixing function
+  manifold_pairs, adamixup_batches, mixup_clean_half stages of the remedies for intrusion (models mix)
   batches                                            plain batches (training without mixing, evaluation)
   device_mixup, device_pair_sampling,                the same batches mixed on the accelerator
   device_batches, DeviceFeed, ResidentImages         (data resident on the device)
@@ -28,6 +29,7 @@ from tfmixup.datasets.errors import DataError, DataUnavailableError, IdxFormatEr
 from tfmixup.datasets.idx import read_idx, write_idx
 from tfmixup.datasets.mixers import check_alpha
 from tfmixup.datasets.mixing import cut_batches, mix_batches, mix_or_cut_batches, pair_batches, smooth_labels
+from tfmixup.datasets.remedies import adamixup_batches, manifold_pairs, mixup_clean_half
 from tfmixup.datasets.schedules import Schedule
 from tfmixup.datasets.sources import ImageArrays, load, load_arrays, select_classes
 from tfmixup.datasets.stages import batches, cutmix, epoch_counter, mixup, mixup_cutmix, pair_sampling, paired
@@ -41,6 +43,7 @@ __all__ = [
   "LabelError",
   "ResidentImages",
   "Schedule",
+  "adamixup_batches",
   "batches",
   "check_alpha",
   "cut_batches",
@@ -51,9 +54,11 @@ __all__ = [
   "epoch_counter",
   "load",
   "load_arrays",
+  "manifold_pairs",
   "mix_batches",
   "mix_or_cut_batches",
   "mixup",
+  "mixup_clean_half",
   "mixup_cutmix",
   "pair_batches",
   "pair_sampling",

@@ -200,8 +200,13 @@ def _finisher(mixer: Mixer | None, options: _Options):
     elif active is None:
       images, labels = mixer.apply(x_a, y_a, *fetch_b(), drawn)
     else:
-      images, labels = tf.cond(active, lambda: mixer.apply(x_a, y_a, *fetch_b(), drawn), lambda: (x_a, y_a))
-    return images, mixing.smooth_labels(labels, options.label_smoothing)
+      # A mixer whose inputs are not images (`remedies.ManifoldPairs`) says what an unmixed epoch gives.
+      unmixed = getattr(mixer, "unmixed", lambda x, y, drawn: (x, y))
+      images, labels = tf.cond(
+        active, lambda: mixer.apply(x_a, y_a, *fetch_b(), drawn), lambda: unmixed(x_a, y_a, drawn)
+      )
+    # Labels may be a structure of label rows (`remedies.AdaMixUpBatches`).
+    return images, tf.nest.map_structure(lambda y: mixing.smooth_labels(y, options.label_smoothing), labels)
 
   return finish
 
