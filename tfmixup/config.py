@@ -6,6 +6,8 @@ them directly. Library code never reads flags.
 
 import dataclasses
 import math
+import os
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -86,6 +88,10 @@ class TrainConfig:
       accelerator.
     train_size: use only the first N training images (None: all).
     test_size: use only the first N test images (None: all).
+    teacher: the judge of the intrusion-filtering methods ("mixup_filtered",
+      "mixup_relabeled", "mixup_random_drop"): "nn" (the nearest training
+      image's label, over the run's training split) or the path of a saved
+      `.keras` model trained without mixing on the same classes.
   """
 
   dataset: str = "mnist"
@@ -111,6 +117,7 @@ class TrainConfig:
   steps_per_execution: int = 1
   train_size: int | None = None
   test_size: int | None = None
+  teacher: str = "nn"
 
   def __post_init__(self) -> None:
     from tfmixup import methods  # noqa: PLC0415 - the registry imports TensorFlow
@@ -152,6 +159,8 @@ class TrainConfig:
     spe = self.steps_per_execution
     if isinstance(spe, bool) or not isinstance(spe, int) or spe < 1:
       raise ConfigError(f"steps_per_execution must be a positive integer, got {spe!r}")
+    if not isinstance(self.teacher, str) or (self.teacher != "nn" and not self.teacher.endswith(".keras")):
+      raise ConfigError(f"teacher must be 'nn' or the path of a .keras model, got {self.teacher!r}")
     if self.classes is not None:
       classes = tuple(int(c) for c in self.classes)
       if len(set(classes)) != len(classes) or len(classes) < 2:
@@ -181,8 +190,11 @@ class TrainConfig:
     from tfmixup import methods  # noqa: PLC0415
 
     parts = [self.dataset, self.subset, self.method]
-    if methods.get(self.method).uses_alpha:
+    method = methods.get(self.method)
+    if method.uses_alpha:
       parts.append(f"a{self.alpha:g}")
+    if method.uses_teacher and self.teacher != "nn":
+      parts.append("t" + re.sub(r"[^A-Za-z0-9_.]", "_", os.path.basename(self.teacher)[: -len(".keras")]))
     # Options away from their defaults, so that runs that differ never share a name.
     defaults = TrainConfig.__dataclass_fields__
     for field, tag in (("cutmix_alpha", "ca"), ("switch_prob", "sw"), ("prob", "p"), ("label_smoothing", "ls")):

@@ -4,6 +4,8 @@ Public API:
   load, load_arrays, select_classes, ImageArrays     data sources (TFDS or IDX)
   mixup, cutmix, mixup_cutmix, pair_sampling         mixing stages
   paired                                             a stage for your own mixing function
+  intrusion_filtered_mixup, intrusion_flags          Mixup with intruding mixes dropped/relabelled, or a matched control
+  nearest_neighbour_judge, model_judge               judges: the class an image looks like
   batches                                            plain batches (training without mixing, evaluation)
   device_mixup, device_pair_sampling,                the same batches mixed on the accelerator
   device_batches, DeviceFeed, ResidentImages         (data resident on the device)
@@ -25,7 +27,9 @@ from tfmixup.datasets.device_feed import (
 )
 from tfmixup.datasets.draws import sample_beta, sample_boxes
 from tfmixup.datasets.errors import DataError, DataUnavailableError, IdxFormatError, LabelError
+from tfmixup.datasets.filtering import intrusion_filtered_mixup, intrusion_flags
 from tfmixup.datasets.idx import read_idx, write_idx
+from tfmixup.datasets.judges import model_judge, nearest_neighbour_judge
 from tfmixup.datasets.mixers import check_alpha
 from tfmixup.datasets.mixing import cut_batches, mix_batches, mix_or_cut_batches, pair_batches, smooth_labels
 from tfmixup.datasets.schedules import Schedule
@@ -49,12 +53,16 @@ __all__ = [
   "device_mixup",
   "device_pair_sampling",
   "epoch_counter",
+  "intrusion_filtered_mixup",
+  "intrusion_flags",
   "load",
   "load_arrays",
   "mix_batches",
   "mix_or_cut_batches",
   "mixup",
   "mixup_cutmix",
+  "model_judge",
+  "nearest_neighbour_judge",
   "pair_batches",
   "pair_sampling",
   "paired",

@@ -40,6 +40,7 @@ input are used without the global seed mixed in.
 
 import dataclasses
 import weakref
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -213,8 +214,33 @@ def _num_batches(size: int, options: _Options) -> int:
   return num_batches
 
 
+def epoch_draws(  # noqa: PLR0917 - the seed, the epoch, and what to draw for it
+  root: tf.Tensor, epoch: tf.Tensor, size: int, mixer: Mixer | None, num_batches: int, batch_size: int, image_shape
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+  """One epoch's random numbers on the in-memory path, drawn at once.
+
+  Returns:
+    `(epoch_seed int64 [2], order_a int64 [N], order_b int64 [N], drawn)`:
+    the two permutations (pass A, pass B; pass A again without a mixer)
+    and the mixer's draws `{name: [num_batches, B, ...]}` ({} without one).
+    Position p of the epoch (batch p // B, row p % B) pairs `order_a[p]`
+    with `order_b[p]` under row p of the draws flattened.
+  """
+  epoch_seed = seeds.epoch_seed(root, epoch)
+  order_a = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_A))
+  order_b = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B)) if mixer else order_a
+  drawn = {}
+  if mixer is not None:
+    drawn = mixer.draw(seeds.stream(epoch_seed, seeds.Stream.LAMBDA), num_batches, batch_size, image_shape)
+  return epoch_seed, order_a, order_b, drawn
+
+
+# (epoch_seed, order_a [N], order_b [N], drawn) -> drawn with more per-example [num_batches, B] entries
+Annotate = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, dict], dict]
+
+
 def _array_epochs(
-  size: int, image_shape, mixer: Mixer | None, options: _Options
+  size: int, image_shape, mixer: Mixer | None, options: _Options, annotate: Annotate | None = None
 ) -> tuple[tf.data.Dataset, int, seeds.EpochCounter]:
   """The in-memory path's plumbing: per iteration (epoch), one element per batch.
 
@@ -222,6 +248,11 @@ def _array_epochs(
   the batch's first examples (pass A), their partners (pass B; pass A
   again without a mixer), its row of the mixer's draws, and, with a
   schedule, whether this epoch mixes (a bool scalar).
+
+  `annotate`, if given, sees each epoch's permutations and draws before
+  they are cut into batches and returns the draws with per-example entries
+  `[num_batches, B]` added (e.g. `filtering.py`'s sample weights); they are
+  cut and shared between workers as the draws are.
 
   Returns:
     The dataset, the number of batches per epoch, and the epoch counter.
@@ -242,12 +273,9 @@ def _array_epochs(
     # Per epoch, at once: two full permutations (480 KB each for 60k
     # examples) and every draw of the mixer, cut into one row per batch. No
     # function runs per batch here; the parallel map after it gathers and mixes.
-    epoch_seed = seeds.epoch_seed(root, epoch)
-    order_a = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_A))
-    order_b = draws.permutation(size, seeds.stream(epoch_seed, seeds.Stream.PASS_B)) if mixer else order_a
-    drawn = {}
-    if mixer is not None:
-      drawn = mixer.draw(seeds.stream(epoch_seed, seeds.Stream.LAMBDA), num_batches, batch_size, image_shape)
+    epoch_seed, order_a, order_b, drawn = epoch_draws(root, epoch, size, mixer, num_batches, batch_size, image_shape)
+    if annotate is not None:
+      drawn = annotate(epoch_seed, order_a, order_b, drawn)
     active = _epoch_active(options, epoch)
     (full_a, rest_a), (full_b, rest_b) = rows(order_a), rows(order_b)
     head = {name: value[:full_batches] for name, value in drawn.items()}
