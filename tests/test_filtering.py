@@ -168,6 +168,18 @@ class FilteredStageTest(tf.test.TestCase, parameterized.TestCase):
     history = model.fit(stage("drop").take(1), epochs=1, verbose=0, shuffle=False)
     self.assertAllClose(history.history["loss"][0], np.sum(w.numpy() * per_example) / BATCH, rtol=1e-5)
 
+  def test_worker_shares_partition_the_batches(self):
+    # Two workers' shares of every batch, side by side: the single worker's
+    # batches, weights included (flags are cut between workers as the draws are).
+    whole = [tuple(t.numpy() for t in b) for b in stage("control", drop_remainder=True)]
+    shares = [
+      [tuple(t.numpy() for t in b) for b in stage("control", drop_remainder=True, num_workers=2, worker_index=i)]
+      for i in range(2)
+    ]
+    for batch, first, second in zip(whole, *shares, strict=True):
+      for part, a, b in zip(batch, first, second, strict=True):
+        self.assertAllEqual(part, np.concatenate([a, b]))
+
   def test_control_stratum_does_not_depend_on_pair_order(self):
     ca, cb = tf.constant([0, 2, 1, 1]), tf.constant([2, 0, 1, 1])
     lam = tf.constant([0.25, 0.75, 0.25, 0.25])
