@@ -6,6 +6,8 @@ them directly. Library code never reads flags.
 
 import dataclasses
 import math
+import os
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -96,6 +98,10 @@ class TrainConfig:
       over class-sorted files does (None: a full shuffle each epoch).
     input_scale: the model multiplies its inputs by this; 255 reproduces
       unnormalized 0-255 inputs (another pipeline fault).
+    teacher: the judge of the intrusion-filtering methods ("mixup_filtered",
+      "mixup_relabeled", "mixup_random_drop"): "nn" (the nearest training
+      image's label, over the run's training split) or the path of a saved
+      `.keras` model trained without mixing on the same classes.
   """
 
   dataset: str = "mnist"
@@ -125,6 +131,7 @@ class TrainConfig:
   fraction: float = 1.0
   sorted_buffer: int | None = None
   input_scale: float = 1.0
+  teacher: str = "nn"
 
   def __post_init__(self) -> None:
     from tfmixup import methods  # noqa: PLC0415 - the registry imports TensorFlow
@@ -155,16 +162,7 @@ class TrainConfig:
       value = getattr(self, name)
       if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ConfigError(f"{name} must be a positive integer or None, got {value!r}")
-    ranges = (
-      ("fraction", "in (0, 1]", lambda v: 0 < v <= 1),
-      ("input_scale", "finite and > 0", lambda v: 0 < v < math.inf),
-    )
-    for name, what, within in ranges:
-      value = getattr(self, name)
-      if isinstance(value, bool) or not isinstance(value, int | float) or not within(value):
-        raise ConfigError(f"{name} must be {what}, got {value!r}")
-    if self.fraction < 1 and self.epochs != 1:
-      raise ConfigError(f"fraction={self.fraction:g} (< 1 epoch) needs epochs=1, got epochs={self.epochs}")
+    self._check_regime()
     if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
       raise ConfigError(f"learning_rate must be finite and > 0, got {self.learning_rate!r}")
     if self.jit_compile not in JIT_CHOICES:
@@ -176,6 +174,8 @@ class TrainConfig:
     spe = self.steps_per_execution
     if isinstance(spe, bool) or not isinstance(spe, int) or spe < 1:
       raise ConfigError(f"steps_per_execution must be a positive integer, got {spe!r}")
+    if not isinstance(self.teacher, str) or (self.teacher != "nn" and not self.teacher.endswith(".keras")):
+      raise ConfigError(f"teacher must be 'nn' or the path of a .keras model, got {self.teacher!r}")
     if self.classes is not None:
       classes = tuple(int(c) for c in self.classes)
       if len(set(classes)) != len(classes) or len(classes) < 2:
@@ -187,6 +187,19 @@ class TrainConfig:
       raise ConfigError(f"mix_start, mix_on, mix_off and off_last need a mixing method, not {self.method!r}")
     if method.check_config is not None:
       method.check_config(self)
+
+  def _check_regime(self) -> None:
+    """The training-length and input-scale knobs of the study's regimes."""
+    ranges = (
+      ("fraction", "in (0, 1]", lambda v: 0 < v <= 1),
+      ("input_scale", "finite and > 0", lambda v: 0 < v < math.inf),
+    )
+    for name, what, within in ranges:
+      value = getattr(self, name)
+      if isinstance(value, bool) or not isinstance(value, int | float) or not within(value):
+        raise ConfigError(f"{name} must be {what}, got {value!r}")
+    if self.fraction < 1 and self.epochs != 1:
+      raise ConfigError(f"fraction={self.fraction:g} (< 1 epoch) needs epochs=1, got epochs={self.epochs}")
 
   def schedule(self) -> "Schedule | None":
     """The epochs that mix, as a `tfmixup.datasets.Schedule` (None: all of them)."""
@@ -207,8 +220,11 @@ class TrainConfig:
     from tfmixup import methods  # noqa: PLC0415
 
     parts = [self.dataset, self.subset, self.method]
-    if methods.get(self.method).uses_alpha:
+    method = methods.get(self.method)
+    if method.uses_alpha:
       parts.append(f"a{self.alpha:g}")
+    if method.uses_teacher and self.teacher != "nn":
+      parts.append("t" + re.sub(r"[^A-Za-z0-9_.]", "_", os.path.basename(self.teacher)[: -len(".keras")]))
     # Options away from their defaults, so that runs that differ never share a name.
     defaults = TrainConfig.__dataclass_fields__
     for field, tag in (("cutmix_alpha", "ca"), ("switch_prob", "sw"), ("prob", "p"), ("label_smoothing", "ls")):

@@ -162,7 +162,7 @@ def fit_multi_worker(  # noqa: PLR0914 - one training loop, read top to bottom
   Args:
     workers: from `from_environment`, with a strategy.
     model: compiled in `workers.scope()`.
-    stage: this worker's share of the training batches (of known length).
+    stage: this worker's share of the training batches (of known length): `(x, y)` or `(x, y, sample_weight)`.
     epochs, initial_epoch: as `model.fit`.
     test: (clean test batches, their class ids); the accuracy on them is
       `logs["val_accuracy"]` after every epoch.
@@ -180,10 +180,12 @@ def fit_multi_worker(  # noqa: PLR0914 - one training loop, read top to bottom
     model.optimizer.build(model.trainable_variables)
   loss_fn = model.loss
 
-  def replica_step(x, y):
+  def replica_step(x, y, sample_weight=None):
     with tf.GradientTape() as tape:
       logits = model(x, training=True)
-      loss = loss_fn(y, logits)  # the local mean, scaled by 1 / replicas (Keras does it under a strategy)
+      loss = loss_fn(
+        y, logits, sample_weight=sample_weight
+      )  # the local mean, scaled by 1 / replicas (Keras does it under a strategy)
     model.optimizer.apply(tape.gradient(loss, model.trainable_variables), model.trainable_variables)
     n = tf.cast(tf.shape(x)[0], tf.float32)
     return loss * strategy.num_replicas_in_sync * n, n

@@ -18,6 +18,7 @@ and then `TrainConfig(method="my_mix")` / `train_main.py --method=my_mix`.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -70,6 +71,8 @@ class Method:
       the method cannot take (`TrainConfig` calls it); None: no checks.
     mixes: whether the stage mixes examples (schedules apply only then).
     uses_alpha: whether `config.alpha` matters (it then appears in run names).
+    uses_teacher: whether `config.teacher` matters (a model teacher then
+      appears in run names).
   """
 
   name: str
@@ -81,6 +84,7 @@ class Method:
   check_config: Callable[[TrainConfig], None] | None = None
   mixes: bool = True
   uses_alpha: bool = False
+  uses_teacher: bool = False
 
   def training_data(
     self, data: datasets.ImageArrays, config: TrainConfig, initial_epoch: int = 0, **options
@@ -240,5 +244,62 @@ register(
     stage=lambda data, c, **o: _datasets().mixup_clean_half(data, alpha=c.alpha, **o),
     check_config=_even_batches,
     uses_alpha=True,
+  )
+)
+
+
+# Intrusion filtering (a causal test of manifold intrusion): Mixup with the judge's intruders dropped,
+# relabelled, or (the control) as many non-intruding mixes of the same class pair and λ bin dropped.
+def judge(config: TrainConfig, train: datasets.ImageArrays):
+  """The judge of the intrusion-filtering methods: `config.teacher` over the run's training split.
+
+  "nn": the nearest training image's label (`datasets.nearest_neighbour_judge`);
+  otherwise the saved Keras model at that path (`datasets.model_judge`).
+
+  Raises:
+    ConfigError: the teacher file is missing, or its model has another number of classes.
+  """
+  if config.teacher == "nn":
+    return _datasets().nearest_neighbour_judge(train)
+  if not os.path.isfile(config.teacher):
+    raise ConfigError(f"teacher model {config.teacher!r} not found")
+  import keras  # noqa: PLC0415
+
+  model = keras.saving.load_model(config.teacher)
+  if model.output_shape[-1] != train.num_classes:
+    raise ConfigError(
+      f"teacher {config.teacher!r} has {model.output_shape[-1]} outputs, the data {train.num_classes} classes"
+    )
+  return _datasets().model_judge(model)
+
+
+def _filtered(mode: str) -> Stage:
+  def stage(data, c: TrainConfig, **o):
+    return _datasets().intrusion_filtered_mixup(data, judge=judge(c, data), mode=mode, alpha=c.alpha, prob=c.prob, **o)
+
+  return stage
+
+
+register(
+  Method(
+    name="mixup_filtered", label="Mixup, intrusion dropped", stage=_filtered("drop"), uses_alpha=True, uses_teacher=True
+  )
+)
+register(
+  Method(
+    name="mixup_relabeled",
+    label="Mixup, intrusion relabelled",
+    stage=_filtered("relabel"),
+    uses_alpha=True,
+    uses_teacher=True,
+  )
+)
+register(
+  Method(
+    name="mixup_random_drop",
+    label="Mixup, random drop (control)",
+    stage=_filtered("control"),
+    uses_alpha=True,
+    uses_teacher=True,
   )
 )

@@ -65,12 +65,13 @@ def write_training_examples(
 
   Args:
     log_dir: the summary directory, e.g. `<tensorboard>/<run>/examples`.
-    batches: a dataset of `(images [B, H, W, C] in [0, 1], labels [B, K])`.
+    batches: a dataset of `(images [B, H, W, C] in [0, 1], labels [B, K])`
+      (a third element, sample weights, is ignored).
     class_names: K names for the label weights.
     count: examples shown (at most the batch size).
     step: the summary step.
   """
-  images, labels = next(iter(batches.take(1)))
+  images, labels = next(iter(batches.take(1)))[:2]
   images, labels = images.numpy()[:count], labels.numpy()[:count]
   writer = tf.summary.create_file_writer(log_dir)
   with writer.as_default():

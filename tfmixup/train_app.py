@@ -60,6 +60,12 @@ _STEPS_PER_EXECUTION = flags.DEFINE_integer(
   "steps_per_execution", 1, "Training steps per compiled call (raise it on an accelerator).", lower_bound=1
 )
 _TRAIN_SIZE = flags.DEFINE_integer("train_size", None, "Use only the first N training images.", lower_bound=1)
+_TEACHER = flags.DEFINE_string(
+  "teacher",
+  "nn",
+  "Judge of mixup_filtered, mixup_relabeled and mixup_random_drop: nn (nearest training image) "
+  "or a saved .keras model trained without mixing on the same classes.",
+)
 
 
 @flags.validator("subset", "must be 'all' or two or more distinct digits, e.g. 689")
@@ -140,6 +146,7 @@ def _config() -> config_lib.TrainConfig:
     feed=_FEED.value,
     steps_per_execution=_STEPS_PER_EXECUTION.value,
     train_size=_TRAIN_SIZE.value,
+    teacher=_TEACHER.value,
   )
 
 
@@ -172,7 +179,7 @@ def main(argv: list[str]) -> None:
   except checkpoints.Interrupted as e:
     print(f"{program}: {e}", file=sys.stderr, flush=True)
     sys.exit(128 + e.signum)
-  except (DataError, training.OutputDirError, distributed.ClusterError) as e:
+  except (config_lib.ConfigError, DataError, training.OutputDirError, distributed.ClusterError) as e:
     sys.exit(f"{program}: error: {e}")
   for result in results:
     print(tables.run_line(result))

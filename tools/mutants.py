@@ -31,6 +31,8 @@ TRAINING = "tfmixup/training.py"
 REMEDIES = "tfmixup/datasets/remedies.py"
 MANIFOLD = "tfmixup/trainers/manifold.py"
 ADAMIXUP = "tfmixup/trainers/adamixup.py"
+FILTERING = "tfmixup/datasets/filtering.py"
+JUDGES = "tfmixup/datasets/judges.py"
 
 # name: (what it breaks, [(file, old, new), ...])
 MUTANTS = {
@@ -283,8 +285,8 @@ MUTANTS = {
     [
       (
         STAGES,
-        "  if options.sorted_buffer is None:\n      return draws.permutation",
-        "  if True:\n      return draws.permutation",
+        "  if options.sorted_buffer is None:\n    return lambda",
+        "  if True:\n    return lambda",
       )
     ],
   ),
@@ -360,6 +362,61 @@ MUTANTS = {
     "build_trainer compiles the model itself, not the method's trainer",
     [(TRAINING, "method.training_model(model, config) if feed is None", "model if feed is None")],
   ),
+  "filter_drops_nothing": (
+    "intrusion filter: flagged mixes keep weight 1",
+    [(FILTERING, '{"drop": flags["flagged"], ', '{"drop": tf.zeros_like(flags["flagged"]), ')],
+  ),
+  "judge_sees_unmixed": (
+    "intrusion filter: the judge sees the first image, not the mix",
+    [(FILTERING, "no_labels, tf.gather(images, b), no_labels", "no_labels, tf.gather(images, a), no_labels")],
+  ),
+  "relabel_everywhere": (
+    "relabel mode: every mix gets the judge's class, flagged or not",
+    [(FILTERING, 'tf.where(flags["flagged"], flags["judged"], -1)', 'flags["judged"]')],
+  ),
+  "control_drops_flagged": (
+    "control: flagged and non-flagged mixes of a stratum drawn from alike (flagged ones dropped too)",
+    [
+      (FILTERING, "group = stratum * 2 + tf.cast(flagged, tf.int32)", "group = stratum * 2"),
+      (FILTERING, "return ~flagged & (rank < tf.gather(wanted, stratum))", "return rank < tf.gather(wanted, stratum)"),
+    ],
+  ),
+  "control_ignores_strata": (
+    "control: as many random non-flagged drops as flagged mixes, over the whole epoch, not per stratum",
+    [(FILTERING, "control_drops(flagged, stratum, ", "control_drops(flagged, 0 * stratum, ")],
+  ),
+  "control_strata_ordered": (
+    "control: λ bins of the first image's weight, so (a, b, λ) and (b, a, 1 - λ) fall in different strata",
+    [(FILTERING, "weight_low = tf.where(class_a <= class_b, lam, 1.0 - lam)", "weight_low = lam")],
+  ),
+  "control_first_in_stream": (
+    "control: drops the first non-flagged mixes of a stratum in stream order, not a random choice",
+    [
+      (
+        FILTERING,
+        "keys = tf.random.stateless_uniform([count], seed, dtype=tf.float64)",
+        "keys = tf.cast(tf.range(count), tf.float64) / tf.cast(count + 1, tf.float64)",
+      )
+    ],
+  ),
+  "control_same_keys_every_epoch": (
+    "control: the drop keys do not depend on the epoch",
+    [
+      (
+        FILTERING,
+        "control_seed = seeds.stream(epoch_seed, seeds.Stream.CONTROL)",
+        "control_seed = tf.constant([1, 2], tf.int64)",
+      )
+    ],
+  ),
+  "nn_ties_to_later_block": (
+    "nearest-neighbour judge: a tie across blocks goes to the later training image",
+    [(JUDGES, "better = low < best_dist", "better = low <= best_dist")],
+  ),
+  "nn_wrong_distance": (
+    "nearest-neighbour judge: the training images' norms counted half (not squared L2)",
+    [(JUDGES, " + row_norms[tf.newaxis, :]", " + 0.5 * row_norms[tf.newaxis, :]")],
+  ),
 }
 
 REMEDY_TESTS = "tests/test_remedies.py"
@@ -395,6 +452,8 @@ DEFAULT_TESTS = [
   "tests/test_mixers.py",
   "tests/test_schedules.py",
   "tests/test_device_feed.py",
+  "tests/test_filtering.py",
+  "tests/test_judges.py",
 ]
 
 

@@ -5,6 +5,8 @@ Public API:
   mixup, cutmix, mixup_cutmix, pair_sampling         mixing stages
   paired                                             a stage for your own mixing function
   manifold_pairs, adamixup_batches, mixup_clean_half stages of the remedies for intrusion (models mix)
+  intrusion_filtered_mixup, intrusion_flags          Mixup with intruding mixes dropped/relabelled, or a matched control
+  nearest_neighbour_judge, model_judge               judges: the class an image looks like
   batches                                            plain batches (training without mixing, evaluation)
   device_mixup, device_pair_sampling,                the same batches mixed on the accelerator
   device_batches, DeviceFeed, ResidentImages         (data resident on the device)
@@ -26,7 +28,9 @@ from tfmixup.datasets.device_feed import (
 )
 from tfmixup.datasets.draws import sample_beta, sample_boxes
 from tfmixup.datasets.errors import DataError, DataUnavailableError, IdxFormatError, LabelError
+from tfmixup.datasets.filtering import intrusion_filtered_mixup, intrusion_flags
 from tfmixup.datasets.idx import read_idx, write_idx
+from tfmixup.datasets.judges import model_judge, nearest_neighbour_judge
 from tfmixup.datasets.mixers import check_alpha
 from tfmixup.datasets.mixing import cut_batches, mix_batches, mix_or_cut_batches, pair_batches, smooth_labels
 from tfmixup.datasets.remedies import adamixup_batches, manifold_pairs, mixup_clean_half
@@ -52,6 +56,8 @@ __all__ = [
   "device_mixup",
   "device_pair_sampling",
   "epoch_counter",
+  "intrusion_filtered_mixup",
+  "intrusion_flags",
   "load",
   "load_arrays",
   "manifold_pairs",
@@ -60,6 +66,8 @@ __all__ = [
   "mixup",
   "mixup_clean_half",
   "mixup_cutmix",
+  "model_judge",
+  "nearest_neighbour_judge",
   "pair_batches",
   "pair_sampling",
   "paired",

@@ -9,6 +9,7 @@ tensor as `tf.random.stateless_*` take it:
     pass B (partners)        = derive(epoch e, PASS_B)    a permutation
     λ of batch s             = split(derive(epoch e, LAMBDA), batches)[s]
     worker w's per-batch draws = derive(derive(epoch e, LAMBDA), WORKER, w)  (`shards.py`)
+    the control's drop keys     = derive(epoch e, CONTROL)   (`filtering.py`: which mixes a random drop takes)
   a `tf.data.Dataset` input, whose number of batches may be unknown:
     shuffle seeds            = derive(epoch e, SHUFFLE_A / SHUFFLE_B)[0]
     λ of batch s             = split(derive(derive(epoch e, LAMBDA), s // 1024), 1024)[s % 1024]
@@ -55,6 +56,7 @@ class Stream(enum.IntEnum):
   SHUFFLE_A = 5
   SHUFFLE_B = 6
   WORKER = 7
+  CONTROL = 8
 
 
 def derive(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:

@@ -40,6 +40,7 @@ input are used without the global seed mixed in.
 
 import dataclasses
 import weakref
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -225,8 +226,66 @@ def _class_ids(labels: np.ndarray, fmt: LabelFormat) -> np.ndarray:
   return labels if fmt.sparse else np.argmax(labels, axis=-1)
 
 
-def _array_epochs(
-  size: int, image_shape, mixer: Mixer | None, options: _Options, class_ids: np.ndarray | None = None
+# (epoch_seed, stream) -> the epoch's order of one pass, int64 [N]
+Order = Callable[[tf.Tensor, seeds.Stream], tf.Tensor]
+
+
+def orders(size: int, options: _Options, class_ids: np.ndarray | None = None) -> Order:
+  """How each pass of an epoch is ordered: a full permutation, or with `options.sorted_buffer` the
+  examples sorted by class (stably, needs `class_ids [N]`) through a shuffle buffer of that size
+  (`draws.buffered_shuffle`: the study's suspected pipeline fault)."""
+  if options.sorted_buffer is None:
+    return lambda epoch_seed, which: draws.permutation(size, seeds.stream(epoch_seed, which))
+  by_class = tf.constant(np.argsort(class_ids, kind="stable").astype(np.int64))
+  return lambda epoch_seed, which: draws.buffered_shuffle(
+    by_class, options.sorted_buffer, seeds.stream(epoch_seed, which)
+  )
+
+
+def epoch_draws(  # noqa: PLR0913, PLR0917 - the seed, the epoch, and what to draw for it
+  root: tf.Tensor,
+  epoch: tf.Tensor,
+  size: int,
+  mixer: Mixer | None,
+  num_batches: int,
+  batch_size: int,
+  image_shape,
+  order_of: Order | None = None,
+) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, dict[str, tf.Tensor]]:
+  """One epoch's random numbers on the in-memory path, drawn at once.
+
+  Args:
+    order_of: how a pass is ordered (`orders`); None: full permutations.
+
+  Returns:
+    `(epoch_seed int64 [2], order_a int64 [N], order_b int64 [N], drawn)`:
+    the two permutations (pass A, pass B; pass A again without a mixer)
+    and the mixer's draws `{name: [num_batches, B, ...]}` ({} without one).
+    Position p of the epoch (batch p // B, row p % B) pairs `order_a[p]`
+    with `order_b[p]` under row p of the draws flattened.
+  """
+  if order_of is None:
+    order_of = lambda epoch_seed, which: draws.permutation(size, seeds.stream(epoch_seed, which))  # noqa: E731
+  epoch_seed = seeds.epoch_seed(root, epoch)
+  order_a = order_of(epoch_seed, seeds.Stream.PASS_A)
+  order_b = order_of(epoch_seed, seeds.Stream.PASS_B) if mixer else order_a
+  drawn = {}
+  if mixer is not None:
+    drawn = mixer.draw(seeds.stream(epoch_seed, seeds.Stream.LAMBDA), num_batches, batch_size, image_shape)
+  return epoch_seed, order_a, order_b, drawn
+
+
+# (epoch_seed, order_a [N], order_b [N], drawn) -> drawn with more per-example [num_batches, B] entries
+Annotate = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, dict], dict]
+
+
+def _array_epochs(  # noqa: PLR0913, PLR0917
+  size: int,
+  image_shape,
+  mixer: Mixer | None,
+  options: _Options,
+  class_ids: np.ndarray | None = None,
+  annotate: Annotate | None = None,
 ) -> tuple[tf.data.Dataset, int, seeds.EpochCounter]:
   """The in-memory path's plumbing: per iteration (epoch), one element per batch.
 
@@ -239,6 +298,11 @@ def _array_epochs(
   examples sorted by class (stably) through a shuffle buffer of that size
   (`draws.buffered_shuffle`) instead of a full permutation.
 
+  `annotate`, if given, sees each epoch's permutations and draws before
+  they are cut into batches and returns the draws with per-example entries
+  `[num_batches, B]` added (e.g. `filtering.py`'s sample weights); they are
+  cut and shared between workers as the draws are.
+
   Returns:
     The dataset, the number of batches per epoch, and the epoch counter.
   """
@@ -250,13 +314,7 @@ def _array_epochs(
   cut = full_batches * batch_size
   sharded = shards.check_split(options.num_workers, batch_size, size - cut if num_batches > full_batches else 0)
 
-  if options.sorted_buffer is not None:
-    by_class = tf.constant(np.argsort(class_ids, kind="stable").astype(np.int64))
-
-  def order_of(epoch_seed: tf.Tensor, which: seeds.Stream) -> tf.Tensor:
-    if options.sorted_buffer is None:
-      return draws.permutation(size, seeds.stream(epoch_seed, which))
-    return draws.buffered_shuffle(by_class, options.sorted_buffer, seeds.stream(epoch_seed, which))
+  order_of = orders(size, options, class_ids)
 
   def rows(order: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """A permutation as full batches `[full_batches, B]` and the rest `[size % B]`."""
@@ -266,12 +324,11 @@ def _array_epochs(
     # Per epoch, at once: two full permutations (480 KB each for 60k
     # examples) and every draw of the mixer, cut into one row per batch. No
     # function runs per batch here; the parallel map after it gathers and mixes.
-    epoch_seed = seeds.epoch_seed(root, epoch)
-    order_a = order_of(epoch_seed, seeds.Stream.PASS_A)
-    order_b = order_of(epoch_seed, seeds.Stream.PASS_B) if mixer else order_a
-    drawn = {}
-    if mixer is not None:
-      drawn = mixer.draw(seeds.stream(epoch_seed, seeds.Stream.LAMBDA), num_batches, batch_size, image_shape)
+    epoch_seed, order_a, order_b, drawn = epoch_draws(
+      root, epoch, size, mixer, num_batches, batch_size, image_shape, order_of=order_of
+    )
+    if annotate is not None:
+      drawn = annotate(epoch_seed, order_a, order_b, drawn)
     active = _epoch_active(options, epoch)
     (full_a, rest_a), (full_b, rest_b) = rows(order_a), rows(order_b)
     head = {name: value[:full_batches] for name, value in drawn.items()}

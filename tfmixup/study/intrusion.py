@@ -5,6 +5,10 @@ mixed training examples carry a label (part 6, part 9) that contradicts what
 they look like (8). It never measures that. Here, a model trained without
 mixing is shown mixtures λ·x_i + (1-λ)·x_j of test images of classes i and j,
 and we count how often it calls them neither i nor j.
+
+`drawn_intrusion` measures the same on what Mixup actually trains on: the
+stage's own pairs and λ (`tfmixup.datasets.intrusion_flags`), judged by a
+nearest-neighbour or model judge (`tfmixup.datasets.judges`).
 """
 
 import itertools
@@ -13,7 +17,7 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from tfmixup.datasets import ImageArrays, mix_batches
+from tfmixup.datasets import ImageArrays, intrusion_flags, mix_batches
 
 LAMBDAS = (0.3, 0.5, 0.7)
 
@@ -74,6 +78,51 @@ def intrusion_rates(
         }
       )
   return rows
+
+
+def drawn_intrusion(
+  data: ImageArrays, judge, *, batch_size: int = 128, seed: int = 0, alpha: float = 1.0, epochs: int = 1
+) -> dict:
+  """The share of Mixup's actually drawn mixes that a judge assigns to neither source class.
+
+  The mixes are those `datasets.mixup(data, batch_size=..., seed=...,
+  alpha=...)` draws in epochs 0..epochs-1 (the same pairs and λ; same-class
+  pairs included), judged as `datasets.intrusion_filtered_mixup` judges them.
+
+  Args:
+    data: the training split (of the class subset trained on).
+    judge: images float32 `[n, H, W, C]` -> int32 class ids `[n]`, e.g.
+      `datasets.nearest_neighbour_judge(data)`.
+    batch_size, seed, alpha: the Mixup stage's.
+    epochs: epochs of mixes pooled.
+
+  Returns:
+    `{"mixes": int, "intruding": int, "rate": float, "pairs": [...]}`, with
+    one row per unordered class pair drawn (original class names, lower
+    class id first): `first`, `second`, `mixes`, `intruding`, `rate`.
+  """
+  flags = [intrusion_flags(data, judge, batch_size, seed, alpha, epoch) for epoch in range(epochs)]
+  index_a = np.concatenate([f["index_a"] for f in flags])
+  index_b = np.concatenate([f["index_b"] for f in flags])
+  flagged = np.concatenate([f["flagged"] for f in flags])
+  class_a, class_b = data.labels[index_a], data.labels[index_b]
+  low, high = np.minimum(class_a, class_b), np.maximum(class_a, class_b)
+  pairs = []
+  for i, j in itertools.combinations_with_replacement(range(data.num_classes), 2):
+    drawn = (low == i) & (high == j)
+    if drawn.any():
+      count, intruding = int(drawn.sum()), int(flagged[drawn].sum())
+      pairs.append(
+        {
+          "first": data.class_names[i],
+          "second": data.class_names[j],
+          "mixes": count,
+          "intruding": intruding,
+          "rate": intruding / count,
+        }
+      )
+  total = int(flagged.sum())
+  return {"mixes": len(flagged), "intruding": total, "rate": total / len(flagged), "pairs": pairs}
 
 
 def _correlation(a: np.ndarray, b: np.ndarray) -> float:
