@@ -60,6 +60,14 @@ _STEPS_PER_EXECUTION = flags.DEFINE_integer(
   "steps_per_execution", 1, "Training steps per compiled call (raise it on an accelerator).", lower_bound=1
 )
 _TRAIN_SIZE = flags.DEFINE_integer("train_size", None, "Use only the first N training images.", lower_bound=1)
+_TRAIN_PER_CLASS = flags.DEFINE_integer(
+  "train_per_class", None, "Use only the first N training images of each class.", lower_bound=1
+)
+_FRACTION = flags.DEFINE_float("fraction", 1.0, "Train on the first part of one epoch, in (0, 1] (needs --epochs=1).")
+_SORTED_BUFFER = flags.DEFINE_integer(
+  "sorted_buffer", None, "A pipeline fault: class-sorted data through a shuffle buffer of N.", lower_bound=1
+)
+_INPUT_SCALE = flags.DEFINE_float("input_scale", 1.0, "The model multiplies its inputs by this (255: unnormalized).")
 _TEACHER = flags.DEFINE_string(
   "teacher",
   "nn",
@@ -146,6 +154,10 @@ def _config() -> config_lib.TrainConfig:
     feed=_FEED.value,
     steps_per_execution=_STEPS_PER_EXECUTION.value,
     train_size=_TRAIN_SIZE.value,
+    train_per_class=_TRAIN_PER_CLASS.value,
+    fraction=_FRACTION.value,
+    sorted_buffer=_SORTED_BUFFER.value,
+    input_scale=_INPUT_SCALE.value,
     teacher=_TEACHER.value,
   )
 

@@ -83,13 +83,21 @@ def teacher_job(preset: Preset, regime: str, base: TrainConfig, name: str) -> Jo
 
 
 def causal_jobs(preset: Preset, base: TrainConfig, root: str, worst: str) -> list[Job]:
-  """Teachers (every sweep dataset, for the intrusion measurement too), then the causal runs."""
+  """Teachers (every sweep dataset, for the intrusion measurement too), then the causal runs.
+
+  The causal runs include each regime's ERM and Mixup runs of the causal
+  subsets (the comparisons), also where the sweep has them.
+  """
   plan = {preset.standard: list(preset.causal_methods)}
   plan[worst] = sorted(set(plan.get(worst, [])) | set(preset.causal_methods_worst), key=_method_order)
-  names = sorted({n for _, names in preset.sweep for n in names}, key=list(SUBSETS).index)
+  names = sorted({n for _, names in preset.sweep for n in names} | set(regimes.CAUSAL_SUBSETS), key=list(SUBSETS).index)
   teachers = [teacher_job(preset, regime, base, name) for regime in plan for name in names]
   jobs = []
   for regime, methods in plan.items():
+    # ERM and Mixup of the regime, the runs every causal method is compared with (sweep runs where it has them).
+    erm_regime = REGIMES[regime].erm_from or regime
+    jobs += _runs(preset, erm_regime, base, names=regimes.CAUSAL_SUBSETS, methods=("erm",), seeds=preset.seeds)
+    jobs += _runs(preset, regime, base, names=regimes.CAUSAL_SUBSETS, methods=("mixup",), seeds=preset.seeds)
     for name in regimes.CAUSAL_SUBSETS:
       teacher = teacher_job(preset, regime, base, name)
       path = training.model_path(teacher.output_dir(root), teacher.config)
@@ -264,8 +272,9 @@ def run_science(preset: Preset, base: TrainConfig, root: str, shard=(0, 1), log=
   """Runs the phases (see the module docstring); returns `choices`.
 
   The sweep's study-subset cells come first (the choices need only them),
-  then the causal tests and the swap, then the rest of the sweep: an
-  interrupted grid has its most informative runs.
+  then the teachers, the filter and its control, the swap, AdaMixUp and
+  Manifold Mixup, and the rest of the sweep: an interrupted grid has its
+  most informative runs.
   """
   runner = _Runner(base, root, log)
   sweep = sweep_jobs(preset, base)
@@ -276,8 +285,10 @@ def run_science(preset: Preset, base: TrainConfig, root: str, shard=(0, 1), log=
   causal = causal_jobs(preset, base, root, chosen["worst"])
   teachers = [job for job in causal if job.save_model]
   runner.run_all(teachers, shard)  # before the runs that read them
-  runner.run_all([job for job in causal if not job.save_model], shard)
+  ada = [job for job in causal if job.config.method in regimes.ADA_METHODS]
+  runner.run_all([job for job in causal if not job.save_model and job not in ada], shard)  # filter, control
   runner.run_all(swap_jobs(preset, base, chosen["swap"]), shard)
+  runner.run_all(ada, shard)
   runner.run_all([job for job in sweep if job not in first], shard)
   return chosen
 

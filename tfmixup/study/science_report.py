@@ -20,7 +20,7 @@ from scipy import stats
 
 from tfmixup import datasets, training
 from tfmixup.config import TrainConfig
-from tfmixup.study import regimes, science
+from tfmixup.study import intrusion, regimes, science
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
 from tfmixup.study.tables import markdown_table
 
@@ -268,89 +268,48 @@ def causal_section(runs: Runs, chosen: dict) -> tuple[str, dict]:
   return "\n".join(text), forest
 
 
-def nearest_labels(train: datasets.ImageArrays, images: np.ndarray, chunk: int = 1024) -> np.ndarray:
-  """Labels of the pixel-space nearest training images of float `[N, H, W, C]` images in [0, 1]."""
-  flat = train.images.reshape(len(train.labels), -1).astype(np.float32) / 255.0
-  norms = np.sum(flat**2, axis=1)
-  out = []
-  for start in range(0, len(images), chunk):
-    part = images[start : start + chunk].reshape(-1, flat.shape[1])
-    out.append(train.labels[np.argmin(norms[None] - 2 * part @ flat.T, axis=1)])
-  return np.concatenate(out)
-
-
-def drawn_intrusion(train: datasets.ImageArrays, judge, alpha: float, num_mixes: int, seed: int = 0) -> dict:
-  """The share of the mixes Mixup actually draws that a judge assigns to neither source class.
-
-  The mixes are the first `num_mixes` of Mixup's stage at `alpha` (its own
-  pairs and λ, same-class pairs included); a mix's source classes are its
-  label row's nonzero entries.
-
-  Returns:
-    {"all": share, "pairs": {(i, j): (share, count)} over unordered class pairs i < j}.
-  """
-  stage = datasets.mixup(train, batch_size=512, seed=seed, alpha=alpha)
-  xs, ys = [], []
-  for x, y in stage.take(-(-num_mixes // 512)):
-    xs.append(x.numpy())
-    ys.append(y.numpy())
-  x, y = np.concatenate(xs)[:num_mixes], np.concatenate(ys)[:num_mixes]
-  judged = judge(x)
-  sources = y > 1e-6
-  intruding = ~sources[np.arange(len(judged)), judged]
-  order = np.argsort(-y, axis=1)
-  first = order[:, 0]
-  second = np.where(sources.sum(axis=1) > 1, order[:, 1], first)
-  pairs = {}
-  low, high = np.minimum(first, second), np.maximum(first, second)
-  for i, j in sorted(set(zip(low.tolist(), high.tolist(), strict=True))):
-    mask = (low == i) & (high == j)
-    pairs[(i, j)] = (float(np.mean(intruding[mask])), int(mask.sum()))
-  return {"all": float(np.mean(intruding)), "pairs": pairs}
-
-
-def intrusion_section(runs: Runs, full: training.SplitData, num_mixes: int) -> str:
+def intrusion_section(runs: Runs, full: training.SplitData) -> str:
+  """Intrusion on every dataset, over one epoch of the mixes Mixup draws at α = 0.2, 1, 4, judged two ways."""
   import keras  # noqa: PLC0415
 
   preset = runs.preset
-  names = [n for n in SUBSETS if any(n in ns for _, ns in preset.sweep)]
+  names = sorted({n for _, ns in preset.sweep for n in ns}, key=list(SUBSETS).index)
   alphas = (0.2, 1.0, 4.0)
   rows, pair_rows = [], []
   for name in names:
     config = dataclasses.replace(science.regime_config(preset, preset.standard, runs.base), classes=SUBSETS[name])
-    data = training.data_for(config, full)
+    train = training.data_for(config, full).train
     teacher = science.teacher_job(preset, preset.standard, runs.base, name)
     path = training.model_path(teacher.output_dir(runs.root), teacher.config)
     if not os.path.exists(path):
       runs.missing.add(f"{preset.standard}/{teacher.config.run_name} (model)")
       rows.append((DATASET_LABELS[name], [NOT_RUN] * len(alphas)))
       continue
-    model = keras.saving.load_model(path)
-
-    def erm_judge(x, model=model):
-      return np.argmax(model.predict(x, batch_size=1024, verbose=0), axis=1)
-
-    def nn_judge(x, data=data):
-      return nearest_labels(data.train, x)
-
+    judges = {
+      "erm": datasets.model_judge(keras.saving.load_model(path)),
+      "nn": datasets.nearest_neighbour_judge(train),
+    }
     cells = []
     for alpha in alphas:
-      by_erm = drawn_intrusion(data.train, erm_judge, alpha, num_mixes)
-      by_nn = drawn_intrusion(data.train, nn_judge, alpha, num_mixes)
-      cells.append(f"{100 * by_erm['all']:.2f} / {100 * by_nn['all']:.2f}")
+      measured = {k: intrusion.drawn_intrusion(train, judge, alpha=alpha) for k, judge in judges.items()}
+      cells.append(f"{100 * measured['erm']['rate']:.2f} / {100 * measured['nn']['rate']:.2f}")
       if name == "689" and alpha == 1.0:
-        for (i, j), (share, count) in by_erm["pairs"].items():
-          a, b = data.train.class_names[i], data.train.class_names[j]
-          pair_rows.append((f"{a}+{b}", [f"{count}", f"{100 * share:.2f}", f"{100 * by_nn['pairs'][(i, j)][0]:.2f}"]))
-    rows.append((DATASET_LABELS[name], cells))
+        for by_erm, by_nn in zip(measured["erm"]["pairs"], measured["nn"]["pairs"], strict=True):
+          pair_rows.append(
+            (
+              f"{by_erm['first']}+{by_erm['second']}",
+              [f"{by_erm['mixes']}", f"{100 * by_erm['rate']:.2f}", f"{100 * by_nn['rate']:.2f}"],
+            )
+          )
+    rows.append((f"{DATASET_LABELS[name]} ({len(train.labels):,} mixes)", cells))
   return "\n".join(
     [
       "## 3. Intrusion, measured on the mixes Mixup draws",
       "",
-      f"Share of Mixup's own mixes (the first {num_mixes:,} of an epoch: its pairs and λ, same-class pairs"
-      " included) that a judge assigns to neither source class, %: judged by an ERM model of the same"
-      f" dataset (seed {regimes.TEACHER_SEED}, the filter's teacher, {preset.standard}) / by the pixel-space"
-      " nearest training image.",
+      "Share of one epoch of Mixup's own mixes (its pairs and λ at that α, seed 0, same-class pairs included)"
+      " that a judge assigns to neither source class, %: judged by an ERM model of the same dataset (seed"
+      f" {regimes.TEACHER_SEED}, the filter's teacher, trained in {preset.standard}) / by the pixel-space nearest"
+      " training image (`tfmixup.study.intrusion.drawn_intrusion`).",
       "",
       markdown_table([f"α = {a:g}" for a in alphas], rows),
       "",
@@ -513,16 +472,14 @@ def _csv(runs: Runs, path: str) -> None:
     csv.writer(f).writerows([["regime", "classes", "method", "seed", "train_accuracy", "test_accuracy"], *rows])
 
 
-def write_all(
-  preset: Preset, base: TrainConfig, root: str, chosen: dict, *, command: str, num_mixes: int = 6000
-) -> str:
+def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, command: str) -> str:
   """Writes `science.md`, `runs.csv`, `choices.json` and the figures to `root`; returns the Markdown."""
   runs = Runs(preset, base, root)
   sweep_text, heat = sweep_section(runs)
   closest, distance = closest_regime(runs)
   causal_text, forest = causal_section(runs, chosen)
   full = training.load_data(dataclasses.replace(base, classes=None))
-  intrusion_text = intrusion_section(runs, full, num_mixes if not preset.sizes else 500)
+  intrusion_text = intrusion_section(runs, full)
   swap_text, swap = swap_section(runs, chosen["swap"])
   header = [
     "# Does intrusion cause Mixup's penalty? (generated)",
