@@ -39,20 +39,28 @@ class BufferedShuffleTest(tf.test.TestCase):
       self.assertGreater(np.mean(out != np.arange(1000)), 0.9)  # it does shuffle
 
   def test_first_pick_is_uniform_over_the_buffer(self):
-    # χ² over 4,000 seeds of the first element out of a 20-slot buffer; a
-    # buffer that favours a slot (e.g. always the newest) fails at any seed.
-    firsts = [int(draws.buffered_shuffle(tf.range(60, dtype=tf.int64), 20, _seed(i))[0]) for i in range(4000)]
+    # χ² over 4,000 draws of the first element out of a 20-slot buffer; a buffer that favours a slot
+    # (e.g. always the newest) fails at any seed. The loop is numpy (`_buffer_pass`), fed uniforms.
+    rng = np.random.default_rng(0)
+    order = np.arange(60)
+    firsts = [draws._buffer_pass(order, rng.random(60), np.int64(20))[0] for _ in range(4000)]  # noqa: SLF001
     counts = np.bincount(firsts, minlength=60)
     self.assertEqual(counts[20:].sum(), 0)
     self.assertGreater(stats.chisquare(counts[:20]).pvalue, 1e-3)
 
   def test_a_buffer_as_large_as_the_data_is_a_full_shuffle(self):
-    # Where element 0 ends up: uniform over the 30 positions (χ², 3,000 seeds).
-    where = [
-      int(np.argmax(draws.buffered_shuffle(tf.range(30, dtype=tf.int64), 30, _seed(i)).numpy() == 0))
-      for i in range(3000)
-    ]
+    # Where element 0 ends up: uniform over the 30 positions (χ², 3,000 draws).
+    rng = np.random.default_rng(1)
+    where = [int(np.argmax(draws._buffer_pass(np.arange(30), rng.random(30), np.int64(30)) == 0)) for _ in range(3000)]  # noqa: SLF001
     self.assertGreater(stats.chisquare(np.bincount(where, minlength=30)).pvalue, 1e-3)
+
+  def test_the_op_runs_the_loop_on_its_stateless_uniforms(self):
+    order = tf.range(200, dtype=tf.int64)
+    uniform = tf.random.stateless_uniform([200], _seed(3), dtype=tf.float64).numpy()
+    want = draws._buffer_pass(np.arange(200), uniform, np.int64(16))  # noqa: SLF001
+    self.assertAllEqual(draws.buffered_shuffle(order, 16, _seed(3)), want)
+    inside = tf.data.Dataset.from_tensors(order).map(lambda o: draws.buffered_shuffle(o, 16, _seed(3)))
+    self.assertAllEqual(next(iter(inside)), want)  # the same inside a tf.data graph
 
   def test_seeded(self):
     order = tf.range(500, dtype=tf.int64)
@@ -122,9 +130,11 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
 class DataTest(tf.test.TestCase):
   def test_take_per_class(self):
     data = coded_arrays(50, num_classes=4)
-    got = data.take_per_class(3)
-    self.assertAllEqual(got.labels, [0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3])
-    self.assertAllEqual(got.images[:, 0, 0, 0], np.arange(12))
+    clustered = dataclasses.replace(data, labels=np.repeat([2, 0, 3, 1], [20, 10, 15, 5]))  # classes in runs
+    got = clustered.take_per_class(3)
+    self.assertAllEqual(got.images[:, 0, 0, 0], [0, 1, 2, 20, 21, 22, 30, 31, 32, 45, 46, 47])  # stored order kept
+    self.assertAllEqual(got.labels, [2, 2, 2, 0, 0, 0, 3, 3, 3, 1, 1, 1])
+    self.assertLen(clustered.take_per_class(12).labels, 12 + 10 + 12 + 5)  # a smaller class gives what it has
 
   def test_data_for_equals_load_data(self):
     config = TrainConfig(data_dir=MNIST, classes=(6, 8, 9), train_per_class=50, test_size=70)
@@ -146,6 +156,14 @@ class ModelAndTrainingTest(tf.test.TestCase):
     x = np.random.default_rng(0).random((4, 28, 28, 1)).astype(np.float32)
     self.assertAllClose(scaled(x), plain(255.0 * x), rtol=1e-5, atol=1e-4)
     self.assertEqual(plain.count_params(), scaled.count_params())
+
+  def test_the_trainer_gets_the_input_scale(self):
+    keras.utils.set_random_seed(0)
+    model, trainer = training.build_trainer(TrainConfig(input_scale=255.0), (28, 28, 1), 3)
+    plain = build_model((28, 28, 1), 3)
+    plain.set_weights(model.get_weights())
+    x = np.random.default_rng(1).random((2, 28, 28, 1)).astype(np.float32)
+    self.assertAllClose(trainer(x), plain(255.0 * x), rtol=1e-5, atol=1e-4)
 
   def test_fraction_trains_that_share_of_an_epoch(self):
     config = TrainConfig(

@@ -431,17 +431,15 @@ MUTANT_TESTS = {
   "clean_half_not_clean": [f"{REMEDY_TESTS}::MixupCleanHalfTest"],
   "clean_half_lambda_uniform": [f"{REMEDY_TESTS}::MixupCleanHalfTest"],
   "trainer_hook_ignored": ["tests/test_methods.py", f"{REMEDY_TESTS}::ManifoldTrainerTest"],
-  **{
-    name: ["tests/test_regimes.py"]
-    for name in (
-      "buffer_is_full_shuffle",
-      "buffer_takes_newest",
-      "sorted_buffer_ignored",
-      "fraction_ignored",
-      "input_scale_ignored",
-      "per_class_is_first_n",
-    )
-  },
+  "buffer_is_full_shuffle": [
+    "tests/test_regimes.py::BufferedShuffleTest",
+    "tests/test_regimes.py::SortedBufferStageTest",
+  ],
+  "buffer_takes_newest": ["tests/test_regimes.py::BufferedShuffleTest"],
+  "sorted_buffer_ignored": ["tests/test_regimes.py::SortedBufferStageTest"],
+  "fraction_ignored": ["tests/test_regimes.py::ModelAndTrainingTest"],
+  "input_scale_ignored": ["tests/test_regimes.py::ModelAndTrainingTest"],
+  "per_class_is_first_n": ["tests/test_regimes.py::DataTest"],
 }
 
 DEFAULT_TESTS = [
