@@ -289,7 +289,10 @@ def run_science(preset: Preset, base: TrainConfig, root: str, shard=(0, 1), log=
   runner.run_all([job for job in causal if not job.save_model and job not in ada], shard)  # filter, control
   runner.run_all(swap_jobs(preset, base, chosen["swap"]), shard)
   runner.run_all(ada, shard)
-  runner.run_all([job for job in sweep if job not in first], shard)
+  rest = [job for job in sweep if job not in first]
+  # Full MNIST's ERM runs first (the regime closest to the study's models needs them), then its Mixup runs.
+  rest.sort(key=lambda job: (job.config.classes is not None, job.config.method != "erm"))
+  runner.run_all(rest, shard)
   return chosen
 
 
