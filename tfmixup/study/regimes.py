@@ -97,6 +97,7 @@ class Preset:
     causal_methods: the causal methods in the standard regime.
     causal_methods_worst: the causal methods in the regime with the largest penalty.
     swap_seeds: the third-class swap's seeds.
+    ada_subsets: the datasets AdaMixUp, its control and Manifold Mixup run on.
     sizes: `TrainConfig` fields every run gets (the CI preset's tiny data).
   """
 
@@ -107,6 +108,7 @@ class Preset:
   causal_methods: tuple[str, ...]
   causal_methods_worst: tuple[str, ...]
   swap_seeds: tuple[int, ...]
+  ada_subsets: tuple[str, ...] = CAUSAL_SUBSETS
   sizes: dict = dataclasses.field(default_factory=dict)
 
   def regimes(self) -> tuple[str, ...]:
@@ -143,6 +145,7 @@ PRESETS: dict[str, Preset] = {
     causal_methods=("mixup_filtered", "mixup_random_drop"),
     causal_methods_worst=FILTER_METHODS + ADA_METHODS,
     swap_seeds=tuple(range(10)),
+    ada_subsets=STUDY_SUBSETS,
   ),
   "ci": Preset(
     name="ci",

@@ -102,6 +102,8 @@ def causal_jobs(preset: Preset, base: TrainConfig, root: str, worst: str) -> lis
       teacher = teacher_job(preset, regime, base, name)
       path = training.model_path(teacher.output_dir(root), teacher.config)
       for method in methods:
+        if method in regimes.ADA_METHODS and name not in preset.ada_subsets:
+          continue
         for seed in preset.seeds:
           config = dataclasses.replace(teacher.config, method=method, seed=seed)
           if method in regimes.FILTER_METHODS:

@@ -219,6 +219,11 @@ def causal_section(runs: Runs, chosen: dict) -> tuple[str, dict]:
     for method in ["erm", "mixup", *methods]:
       acc, vs_mixup, vs_erm = [], [], []
       for name in regimes.CAUSAL_SUBSETS:
+        if method in regimes.ADA_METHODS and name not in preset.ada_subsets:  # not in this preset
+          acc.append("—")
+          vs_erm.append("—")
+          vs_mixup.append("—")
+          continue
         cell, erm, mixup = (runs.cell(regime, name, m) for m in (method, "erm", "mixup"))
         if cell is None or erm is None or mixup is None:
           acc.append(NOT_RUN if cell is None else _train_test(cell))
@@ -242,8 +247,13 @@ def causal_section(runs: Runs, chosen: dict) -> tuple[str, dict]:
       ("adamixup", "mixup_clean_half", "AdaMixUp − Mixup with the same clean half"),
     ):
       if treated in methods and control in methods:
-        pairs = [(runs.cell(regime, n, treated), runs.cell(regime, n, control)) for n in regimes.CAUSAL_SUBSETS]
-        rows_key.append((what, [NOT_RUN if None in (t, c) else _pp(paired(t, c)) for t, c in pairs]))
+        wanted = [n in preset.ada_subsets or treated not in regimes.ADA_METHODS for n in regimes.CAUSAL_SUBSETS]
+        pairs = [
+          (runs.cell(regime, n, treated), runs.cell(regime, n, control)) if p else None
+          for n, p in zip(regimes.CAUSAL_SUBSETS, wanted, strict=True)
+        ]
+        cells = ["—" if pair is None else NOT_RUN if None in pair else _pp(paired(*pair)) for pair in pairs]
+        rows_key.append((what, cells))
     why = "standard regime" if regime == preset.standard else "the sweep regime with the largest study-subset penalty"
     text += [
       f"### {regime}: {REGIMES[regime].label} ({why})",
