@@ -22,6 +22,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from tfmixup.study.commands import check_shard, one_line_errors, write_report_once  # noqa: E402
+
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the MNIST IDX files (None: TFDS).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "results", "Where runs, models and reports go.")
 _SEEDS = flags.DEFINE_integer("seeds", 5, "Seeds per cell (0, 1, ...).", lower_bound=2)
@@ -32,24 +34,15 @@ _SKIP_TRAINING = flags.DEFINE_bool("report_only", False, "Only write the reports
 _SHARD = flags.DEFINE_string("shard", "0/1", "i/n: train only runs i, i+n, ... (n processes sharing --output_dir).")
 
 
-@flags.validator("shard", "must be i/n with integers 0 <= i < n, e.g. 0/2")
-def _shard_ok(value: str) -> bool:
-  from tfmixup.study.grid import parse_shard  # noqa: PLC0415
-
-  try:
-    parse_shard(value)
-  except ValueError as e:
-    raise flags.ValidationError(str(e)) from None
-  return True
+flags.register_validator("shard", check_shard, "must be i/n with integers 0 <= i < n, e.g. 0/2")
 
 
 def main(argv: list[str]) -> None:
   program = os.path.basename(sys.argv[0])
   if len(argv) > 1:
     sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
-  from tfmixup import checkpoints, distributed, outputs, training  # noqa: PLC0415
+  from tfmixup import checkpoints, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
-  from tfmixup.datasets import DataError  # noqa: PLC0415
   from tfmixup.study import grid, report  # noqa: PLC0415
 
   base = TrainConfig(
@@ -59,7 +52,7 @@ def main(argv: list[str]) -> None:
   output_dir = _OUTPUT_DIR.value
   start = time.perf_counter()
   shard = grid.parse_shard(_SHARD.value)
-  try:
+  with one_line_errors(program):
     training.prepare_output_dir(output_dir)
     if not _SKIP_TRAINING.value:
       with checkpoints.stop_on_signals():  # SIGINT/SIGTERM: stop after this step, state saved
@@ -68,17 +61,9 @@ def main(argv: list[str]) -> None:
       if missing:  # other shards are still training: the last one to finish reports
         print(f"Shard {_SHARD.value} done; {len(missing)} runs of other shards to go: the last shard writes the report")
         return
-    try:
-      with outputs.lock_run(output_dir, "report"):  # shards finishing together: one writes it
-        report.write_all(spec, output_dir, command=" ".join(["python", *sys.argv]))
-    except outputs.RunLockedError:
-      print("Another process is writing the report")
+    command = " ".join(["python", *sys.argv])
+    if not write_report_once(output_dir, lambda: report.write_all(spec, output_dir, command=command)):
       return
-  except checkpoints.Interrupted as e:
-    print(f"{program}: {e}", file=sys.stderr, flush=True)
-    sys.exit(128 + e.signum)
-  except (DataError, training.OutputDirError, distributed.ClusterError, FileNotFoundError) as e:
-    sys.exit(f"{program}: error: {e}")
   print(f"Done in {time.perf_counter() - start:.0f} s; reports in {output_dir}")
 
 

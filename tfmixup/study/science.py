@@ -188,7 +188,11 @@ def test_accuracies(preset: Preset, base: TrainConfig, root: str, *, regime: str
   if method == "erm" and REGIMES[regime].erm_from:
     regime = REGIMES[regime].erm_from
   jobs = _runs(preset, regime, base, names=[name], methods=[method], seeds=preset.seeds)
-  return np.array([_saved(job, root)["test_accuracy"] for job in jobs])
+  results = [_saved(job, root) for job in jobs]
+  for job, result in zip(jobs, results, strict=True):
+    if result is None:
+      raise FileNotFoundError(f"no saved run {job.config.run_name} in {job.output_dir(root)}: run the grid first")
+  return np.array([result["test_accuracy"] for result in results])
 
 
 def choices(preset: Preset, base: TrainConfig, root: str) -> dict:

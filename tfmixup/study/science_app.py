@@ -19,6 +19,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app, flags  # noqa: E402
 
+from tfmixup.study.commands import check_shard, one_line_errors, write_report_once  # noqa: E402
+
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the MNIST IDX files (None: TFDS).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "results/science", "Where runs, models and the report go.")
 _PRESET = flags.DEFINE_enum("preset", "session", ["full", "session", "ci"], "How much to run (regimes.py).")
@@ -26,24 +28,15 @@ _SHARD = flags.DEFINE_string("shard", "0/1", "i/n: this process's share (n proce
 _REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Only write the report from saved runs.")
 
 
-@flags.validator("shard", "must be i/n with integers 0 <= i < n, e.g. 0/2")
-def _shard_ok(value: str) -> bool:
-  from tfmixup.study.grid import parse_shard  # noqa: PLC0415
-
-  try:
-    parse_shard(value)
-  except ValueError as e:
-    raise flags.ValidationError(str(e)) from None
-  return True
+flags.register_validator("shard", check_shard, "must be i/n with integers 0 <= i < n, e.g. 0/2")
 
 
 def main(argv: list[str]) -> None:
   program = os.path.basename(sys.argv[0])
   if len(argv) > 1:
     sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
-  from tfmixup import checkpoints, distributed, outputs, training  # noqa: PLC0415
+  from tfmixup import checkpoints, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
-  from tfmixup.datasets import DataError  # noqa: PLC0415
   from tfmixup.study import science, science_report  # noqa: PLC0415
   from tfmixup.study.grid import parse_shard  # noqa: PLC0415
   from tfmixup.study.regimes import PRESETS  # noqa: PLC0415
@@ -52,25 +45,16 @@ def main(argv: list[str]) -> None:
   base = TrainConfig(data_dir=_DATA_DIR.value)
   root = _OUTPUT_DIR.value
   start = time.perf_counter()
-  try:
+  command = " ".join(["python", os.path.basename(sys.argv[0]), *sys.argv[1:]])
+  with one_line_errors(program):
     training.prepare_output_dir(root)
     if _REPORT_ONLY.value:
       chosen = science.choices(preset, base, root)
     else:
       with checkpoints.stop_on_signals():  # SIGINT/SIGTERM: stop after this step, state saved
         chosen = science.run_science(preset, base, root, shard=parse_shard(_SHARD.value))
-    try:
-      with outputs.lock_run(root, "report"):  # shards finishing together: one writes it
-        command = " ".join(["python", os.path.basename(sys.argv[0]), *sys.argv[1:]])
-        science_report.write_all(preset, base, root, chosen, command=command)
-    except outputs.RunLockedError:
-      print("Another process is writing the report")
+    if not write_report_once(root, lambda: science_report.write_all(preset, base, root, chosen, command=command)):
       return
-  except checkpoints.Interrupted as e:
-    print(f"{program}: {e}", file=sys.stderr, flush=True)
-    sys.exit(128 + e.signum)
-  except (DataError, training.OutputDirError, distributed.ClusterError, FileNotFoundError) as e:
-    sys.exit(f"{program}: error: {e}")
   print(f"Done in {time.perf_counter() - start:.0f} s; report in {root}")
 
 
