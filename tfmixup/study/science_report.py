@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import stats
 
-from tfmixup import datasets, training
+from tfmixup import datasets, outputs, training
 from tfmixup.config import TrainConfig
 from tfmixup.study import intrusion, regimes, science
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
@@ -278,9 +278,32 @@ def causal_section(runs: Runs, chosen: dict) -> tuple[str, dict]:
   return "\n".join(text), forest
 
 
+class _Cache:
+  """Measurements kept in a JSON file, so that writing the report again does not judge every mix again."""
+
+  def __init__(self, path: str) -> None:
+    self._path = path
+    try:
+      with open(path) as f:
+        self._values = json.load(f)
+    except (OSError, ValueError):
+      self._values = {}
+
+  def get(self, key: str, compute):
+    if key not in self._values:
+      self._values[key] = compute()
+      outputs.write_atomic(self._path, json.dumps(self._values, indent=1))
+    return self._values[key]
+
+
 def intrusion_section(runs: Runs, full: training.SplitData) -> str:
-  """Intrusion on every dataset, over one epoch of the mixes Mixup draws at α = 0.2, 1, 4, judged two ways."""
+  """Intrusion on every dataset, over one epoch of the mixes Mixup draws at α = 0.2, 1, 4, judged two ways.
+
+  The measurements are kept in `<root>/intrusion.json` by dataset, α, judge and teacher path.
+  """
   import keras  # noqa: PLC0415
+
+  cache = _Cache(os.path.join(runs.root, "intrusion.json"))
 
   preset = runs.preset
   names = sorted({n for _, ns in preset.sweep for n in ns}, key=list(SUBSETS).index)
@@ -301,7 +324,13 @@ def intrusion_section(runs: Runs, full: training.SplitData) -> str:
     }
     cells = []
     for alpha in alphas:
-      measured = {k: intrusion.drawn_intrusion(train, judge, alpha=alpha) for k, judge in judges.items()}
+      measured = {
+        k: cache.get(
+          f"{name} {alpha:g} {k} {path}",
+          lambda judge=judge, alpha=alpha, train=train: intrusion.drawn_intrusion(train, judge, alpha=alpha),
+        )
+        for k, judge in judges.items()
+      }
       cells.append(f"{100 * measured['erm']['rate']:.2f} / {100 * measured['nn']['rate']:.2f}")
       if name == "689" and alpha == 1.0:
         for by_erm, by_nn in zip(measured["erm"]["pairs"], measured["nn"]["pairs"], strict=True):
