@@ -207,7 +207,7 @@ def closest_regime(runs: Runs) -> tuple[str, dict]:
   return (min(distance, key=distance.get) if distance else None), distance
 
 
-def causal_section(runs: Runs, chosen: dict) -> tuple[str, dict]:
+def causal_section(runs: Runs, chosen: dict, full: training.SplitData) -> tuple[str, dict]:
   preset = runs.preset
   plan = {preset.standard: preset.causal_methods}
   plan[chosen["worst"]] = tuple(sorted(set(plan.get(chosen["worst"], ())) | set(preset.causal_methods_worst)))
@@ -274,8 +274,32 @@ def causal_section(runs: Runs, chosen: dict) -> tuple[str, dict]:
       "",
       markdown_table(columns, rows_key),
       "",
+      "What the filter's teacher (this regime's ERM model, seed"
+      f" {regimes.TEACHER_SEED}) flags: % of one epoch of Mixup's mixes (α = {runs.base.alpha:g}, seed 0) judged"
+      " neither source class (dropped by the filter; the control drops as many others).",
+      "",
+      markdown_table(columns, [("flagged", [_flagged(runs, full, regime, n) for n in regimes.CAUSAL_SUBSETS])]),
+      "",
     ]
   return "\n".join(text), forest
+
+
+def _flagged(runs: Runs, full: training.SplitData, regime: str, name: str) -> str:
+  """The share of one epoch of Mixup's mixes that `regime`'s teacher for `name` flags (cached)."""
+  import keras  # noqa: PLC0415
+
+  teacher = science.teacher_job(runs.preset, regime, runs.base, name)
+  path = training.model_path(teacher.output_dir(runs.root), teacher.config)
+  if not os.path.exists(path):
+    return NOT_RUN
+  train = training.data_for(teacher.config, full).train
+  alpha = runs.base.alpha
+
+  def measure() -> dict:
+    return intrusion.drawn_intrusion(train, datasets.model_judge(keras.saving.load_model(path)), alpha=alpha)
+
+  measured = _Cache(os.path.join(runs.root, "intrusion.json")).get(f"{name} {alpha:g} erm {path}", measure)
+  return f"{100 * measured['rate']:.2f}"
 
 
 class _Cache:
@@ -516,8 +540,8 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
   runs = Runs(preset, base, root)
   sweep_text, heat = sweep_section(runs)
   closest, distance = closest_regime(runs)
-  causal_text, forest = causal_section(runs, chosen)
   full = training.load_data(dataclasses.replace(base, classes=None))
+  causal_text, forest = causal_section(runs, chosen, full)
   intrusion_text = intrusion_section(runs, full)
   swap_text, swap = swap_section(runs, chosen["swap"])
   header = [
