@@ -56,23 +56,13 @@ def regime_config(preset: Preset, regime: str, base: TrainConfig) -> TrainConfig
   return dataclasses.replace(base, **{"epochs": 1, **preset.sizes, **REGIMES[regime].changes})
 
 
-def _runs(
-  preset: Preset, regime: str, base: TrainConfig, *, names: Sequence[str], methods: Sequence[str], seeds
-) -> list:
-  config = regime_config(preset, regime, base)
-  return [
-    Job(regime, dataclasses.replace(config, classes=SUBSETS[name], method=method, seed=seed))
-    for name in names
-    for method in methods
-    for seed in seeds
-  ]
-
-
 def sweep_jobs(preset: Preset, base: TrainConfig) -> list[Job]:
   jobs = []
   for regime, names in preset.sweep:
     methods = ("mixup",) if REGIMES[regime].erm_from else ("erm", "mixup")
-    jobs += _runs(preset, regime, base, names=names, methods=methods, seeds=preset.seeds)
+    for name in names:
+      for method in methods:
+        jobs += cell_jobs(preset, base, None, regime=regime, classes=SUBSETS[name], method=method)
   return jobs
 
 
@@ -95,20 +85,10 @@ def causal_jobs(preset: Preset, base: TrainConfig, root: str, worst: str) -> lis
   jobs = []
   for regime, methods in plan.items():
     # ERM and Mixup of the regime, the runs every causal method is compared with (sweep runs where it has them).
-    erm_regime = REGIMES[regime].erm_from or regime
-    jobs += _runs(preset, erm_regime, base, names=regimes.CAUSAL_SUBSETS, methods=("erm",), seeds=preset.seeds)
-    jobs += _runs(preset, regime, base, names=regimes.CAUSAL_SUBSETS, methods=("mixup",), seeds=preset.seeds)
-    for name in regimes.CAUSAL_SUBSETS:
-      teacher = teacher_job(preset, regime, base, name)
-      path = training.model_path(teacher.output_dir(root), teacher.config)
-      for method in methods:
-        if method in regimes.ADA_METHODS and name not in preset.ada_subsets:
-          continue
-        for seed in preset.seeds:
-          config = dataclasses.replace(teacher.config, method=method, seed=seed)
-          if method in regimes.FILTER_METHODS:
-            config = dataclasses.replace(config, teacher=path)
-          jobs.append(Job(regime, config))
+    for method in ("erm", "mixup", *methods):
+      for name in regimes.CAUSAL_SUBSETS:
+        if method not in regimes.ADA_METHODS or name in preset.ada_subsets:
+          jobs += cell_jobs(preset, base, root, regime=regime, classes=SUBSETS[name], method=method)
   return teachers + jobs
 
 
@@ -183,11 +163,26 @@ def _saved(job: Job, root: str) -> dict | None:
   return training.saved_result(job.output_dir(root), job.config, with_model=job.save_model)
 
 
-def test_accuracies(preset: Preset, base: TrainConfig, root: str, *, regime: str, name: str, method: str) -> np.ndarray:
-  """Test accuracies of a sweep cell by seed (ERM from `erm_from` where the regime shares it)."""
+def cell_jobs(
+  preset: Preset, base: TrainConfig, root: str | None, *, regime: str, classes, method: str, seeds=None
+) -> list[Job]:
+  """The runs of one cell by seed.
+
+  ERM comes from the regime it shares (`erm_from`); filter methods get the
+  regime's teacher under `root` (which only they need).
+  """
   if method == "erm" and REGIMES[regime].erm_from:
     regime = REGIMES[regime].erm_from
-  jobs = _runs(preset, regime, base, names=[name], methods=[method], seeds=preset.seeds)
+  config = dataclasses.replace(regime_config(preset, regime, base), classes=classes, method=method)
+  if method in regimes.FILTER_METHODS:
+    teacher = teacher_job(preset, regime, base, config.subset)
+    config = dataclasses.replace(config, teacher=training.model_path(teacher.output_dir(root), teacher.config))
+  return [Job(regime, dataclasses.replace(config, seed=seed)) for seed in (preset.seeds if seeds is None else seeds)]
+
+
+def test_accuracies(preset: Preset, base: TrainConfig, root: str, *, regime: str, name: str, method: str) -> np.ndarray:
+  """Test accuracies of a sweep cell by seed (ERM from `erm_from` where the regime shares it)."""
+  jobs = cell_jobs(preset, base, root, regime=regime, classes=SUBSETS[name], method=method)
   results = [_saved(job, root) for job in jobs]
   for job, result in zip(jobs, results, strict=True):
     if result is None:

@@ -115,19 +115,14 @@ class Runs:
     Returns:
       The runs, or None if one is not saved (noted in `missing`).
     """
-    if method == "erm" and REGIMES[regime].erm_from:
-      regime = REGIMES[regime].erm_from
-    config = science.regime_config(self.preset, regime, self.base)
-    config = dataclasses.replace(config, classes=SUBSETS[name] if classes is None else classes, method=method)
-    if method in regimes.FILTER_METHODS:
-      teacher = science.teacher_job(self.preset, regime, self.base, name)
-      config = dataclasses.replace(config, teacher=training.model_path(teacher.output_dir(self.root), teacher.config))
+    classes = SUBSETS[name] if classes is None else classes
     out = []
-    for seed in self.preset.seeds if seeds is None else seeds:
-      run = dataclasses.replace(config, seed=seed)
-      result = training.read_result(science.regime_dir(self.root, regime), run)
+    for job in science.cell_jobs(
+      self.preset, self.base, self.root, regime=regime, classes=classes, method=method, seeds=seeds
+    ):
+      result = training.read_result(job.output_dir(self.root), job.config)
       if result is None:
-        self.missing.add(f"{regime}/{run.run_name}")
+        self.missing.add(f"{job.regime}/{job.config.run_name}")
         return None
       out.append(result)
     return out
