@@ -26,7 +26,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tfmixup import outputs, training
+from tfmixup import datasets, outputs, training
 from tfmixup.config import TrainConfig
 from tfmixup.datasets import ImageArrays
 from tfmixup.study import regimes
@@ -98,25 +98,19 @@ def _method_order(method: str) -> int:
 
 
 def nearest_neighbour_votes(
-  train: ImageArrays, test: ImageArrays, first: int, second: int, *, pairs: int, rng: np.random.Generator
+  judge, test: ImageArrays, first: int, second: int, *, pairs: int, rng: np.random.Generator
 ) -> np.ndarray:
-  """Where a pixel-space nearest neighbour (in `train`) puts mixes of two test classes.
+  """Where a judge (e.g. `datasets.nearest_neighbour_judge(train)`) puts mixes of two test classes.
 
   Returns:
     float `[K]`: the share of `pairs` mixes λ·x_first + (1-λ)·x_second,
-    λ ~ U(0, 1), whose nearest training image has each label.
+    λ ~ U(0, 1), given each label.
   """
-  flat = train.images.reshape(len(train.labels), -1).astype(np.float32) / 255.0
-  norms = np.sum(flat**2, axis=1)
   a = test.images[test.labels == first]
   b = test.images[test.labels == second]
-  lam = rng.uniform(size=(pairs, 1)).astype(np.float32)
-  mixes = (
-    lam * a[rng.integers(len(a), size=pairs)].reshape(pairs, -1)
-    + (1 - lam) * b[rng.integers(len(b), size=pairs)].reshape(pairs, -1)
-  ) / 255.0
-  nearest = train.labels[np.argmin(norms[None] - 2 * mixes @ flat.T, axis=1)]
-  return np.bincount(nearest, minlength=train.num_classes) / pairs
+  lam = rng.uniform(size=(pairs, 1, 1, 1)).astype(np.float32)
+  mixes = (lam * a[rng.integers(len(a), size=pairs)] + (1 - lam) * b[rng.integers(len(b), size=pairs)]) / 255.0
+  return np.bincount(np.asarray(judge(mixes.astype(np.float32))), minlength=test.num_classes) / pairs
 
 
 def pick_swap(train: ImageArrays, test: ImageArrays, per_class: int = 1000, pairs: int = 600, seed: int = 0) -> dict:
@@ -131,13 +125,13 @@ def pick_swap(train: ImageArrays, test: ImageArrays, per_class: int = 1000, pair
     {"k", "pair", "votes_69": shares [10], "pair_votes": {(a, b): shares}}.
   """
   rng = np.random.default_rng(seed)
-  train = train.take_per_class(per_class)
-  votes_69 = nearest_neighbour_votes(train, test, 6, 9, pairs=2000, rng=rng)
+  judge = datasets.nearest_neighbour_judge(train.take_per_class(per_class))
+  votes_69 = nearest_neighbour_votes(judge, test, 6, 9, pairs=2000, rng=rng)
   outside = [c for c in range(10) if c not in (6, 8, 9)]
   k = min(outside, key=lambda c: votes_69[c])
   rest = [c for c in outside if c != k]
   pair_votes = {
-    (a, b): nearest_neighbour_votes(train, test, a, b, pairs=pairs, rng=rng) for a, b in itertools.combinations(rest, 2)
+    (a, b): nearest_neighbour_votes(judge, test, a, b, pairs=pairs, rng=rng) for a, b in itertools.combinations(rest, 2)
   }
   pair = min(pair_votes, key=lambda p: pair_votes[p][8] + pair_votes[p][k])
   return {"k": k, "pair": pair, "votes_69": votes_69, "pair_votes": pair_votes}
