@@ -11,6 +11,7 @@ of datasets is computed: with 4-5 points it cannot carry a conclusion.
 
 import csv
 import dataclasses
+import functools
 import json
 import os
 from collections.abc import Sequence
@@ -106,6 +107,11 @@ class Runs:
   base: TrainConfig
   root: str
   missing: set = dataclasses.field(default_factory=set)
+
+  @functools.cached_property
+  def cache(self) -> "_Cache":
+    """The intrusion measurements, `<root>/intrusion.json` (read once per report)."""
+    return _Cache(os.path.join(self.root, "intrusion.json"))
 
   def cell(
     self, regime: str, name: str, method: str, seeds: Sequence[int] | None = None, classes=None
@@ -293,7 +299,7 @@ def _flagged(runs: Runs, full: training.SplitData, regime: str, name: str) -> st
   def measure() -> dict:
     return intrusion.drawn_intrusion(train, datasets.model_judge(keras.saving.load_model(path)), alpha=alpha)
 
-  measured = _Cache(os.path.join(runs.root, "intrusion.json")).get(f"{name} {alpha:g} erm {path}", measure)
+  measured = runs.cache.get(f"{name} {alpha:g} erm {path}", measure)
   return f"{100 * measured['rate']:.2f}"
 
 
@@ -322,7 +328,7 @@ def intrusion_section(runs: Runs, full: training.SplitData) -> str:
   """
   import keras  # noqa: PLC0415
 
-  cache = _Cache(os.path.join(runs.root, "intrusion.json"))
+  cache = runs.cache
 
   preset = runs.preset
   names = sorted({n for _, ns in preset.sweep for n in ns}, key=list(SUBSETS).index)
