@@ -45,6 +45,20 @@ def parse_subset(text: str) -> tuple[int, ...] | None:
   return digits
 
 
+def parse_pairs(text: str) -> tuple[tuple[int, int], ...]:
+  """Parses an `--exclude_pairs` value: comma-separated pairs of digits such as "69,68" ("" for none).
+
+  Raises:
+    ConfigError: anything but two distinct digits per pair.
+  """
+  pairs = []
+  for part in (p.strip() for p in text.split(",")) if text.strip() else ():
+    if len(part) != 2 or not part.isdigit() or not part.isascii() or part[0] == part[1]:
+      raise ConfigError(f"exclude_pairs must be pairs of two different digits such as 69,68, got {text!r}")
+    pairs.append((int(part[0]), int(part[1])))
+  return tuple(pairs)
+
+
 def subset_name(classes: Sequence[int] | None) -> str:
   """The inverse of `parse_subset`: "all" or the digits, e.g. "689"."""
   return "all" if classes is None else "".join(str(c) for c in classes)
@@ -102,6 +116,9 @@ class TrainConfig:
       "mixup_relabeled", "mixup_random_drop"): "nn" (the nearest training
       image's label, over the run's training split) or the path of a saved
       `.keras` model trained without mixing on the same classes.
+    exclude_pairs: class pairs, by original label (as in `classes`), that
+      never mix: a partner of an excluded pair is redrawn (the stage option
+      `exclude_pairs`, `tfmixup/datasets/pairs.py`). () for none.
   """
 
   dataset: str = "mnist"
@@ -132,6 +149,7 @@ class TrainConfig:
   sorted_buffer: int | None = None
   input_scale: float = 1.0
   teacher: str = "nn"
+  exclude_pairs: tuple[tuple[int, int], ...] = ()
 
   def __post_init__(self) -> None:
     from tfmixup import methods  # noqa: PLC0415 - the registry imports TensorFlow
@@ -181,6 +199,7 @@ class TrainConfig:
       if len(set(classes)) != len(classes) or len(classes) < 2:
         raise ConfigError(f"classes must be two or more distinct labels, got {classes}")
       object.__setattr__(self, "classes", classes)
+    self._check_pairs(method)
     if self.off_last > self.epochs:
       raise ConfigError(f"off_last={self.off_last} is more than the {self.epochs} epochs")
     if (self.mix_start or self.mix_on or self.off_last) and not method.mixes:  # (without importing TensorFlow)
@@ -200,6 +219,32 @@ class TrainConfig:
         raise ConfigError(f"{name} must be {what}, got {value!r}")
     if self.fraction < 1 and self.epochs != 1:
       raise ConfigError(f"fraction={self.fraction:g} (< 1 epoch) needs epochs=1, got epochs={self.epochs}")
+
+  def _check_pairs(self, method) -> None:
+    """`exclude_pairs`: canonical (each pair sorted, pairs sorted), classes of the run, a mixing method."""
+    pairs = self.exclude_pairs
+    message = f"exclude_pairs must be pairs of two different class labels such as ((6, 9),), got {pairs!r}"
+    try:
+      canonical = tuple(sorted({tuple(sorted((int(a), int(b)))) for a, b in pairs}))
+    except (TypeError, ValueError):
+      raise ConfigError(message) from None
+    if any(a == b or a < 0 for a, b in canonical):
+      raise ConfigError(message)
+    object.__setattr__(self, "exclude_pairs", canonical)
+    if not canonical:
+      return
+    if not method.mixes or method.stage is None:
+      raise ConfigError(f"exclude_pairs needs a mixing method, not {self.method!r}")
+    if self.classes is not None:
+      outside = sorted({c for pair in canonical for c in pair} - set(self.classes))
+      if outside:
+        raise ConfigError(f"exclude_pairs names class(es) {outside} outside the run's classes {list(self.classes)}")
+
+  def stage_pairs(self) -> tuple[tuple[int, int], ...]:
+    """`exclude_pairs` as the stage sees the labels (positions in `classes` once a subset is relabelled)."""
+    if self.classes is None:
+      return self.exclude_pairs
+    return tuple((self.classes.index(a), self.classes.index(b)) for a, b in self.exclude_pairs)
 
   def schedule(self) -> "Schedule | None":
     """The epochs that mix, as a `tfmixup.datasets.Schedule` (None: all of them)."""
@@ -235,11 +280,14 @@ class TrainConfig:
     for field, tag in (("train_per_class", "n"), ("fraction", "f"), ("sorted_buffer", "sb"), ("input_scale", "x")):
       if getattr(self, field) != defaults[field].default:
         parts.append(f"{tag}{getattr(self, field):g}")
+    if self.exclude_pairs:
+      parts.append("xp" + "_".join(f"{a}.{b}" for a, b in self.exclude_pairs))
     return "-".join(parts) + f"-seed{self.seed}"
 
   def to_dict(self) -> dict:
     d = dataclasses.asdict(self)
     d["classes"] = list(self.classes) if self.classes is not None else None
+    d["exclude_pairs"] = [list(pair) for pair in self.exclude_pairs]
     return d
 
   @classmethod
@@ -247,4 +295,6 @@ class TrainConfig:
     d = dict(d)
     if d.get("classes") is not None:
       d["classes"] = tuple(d["classes"])
+    if "exclude_pairs" in d:
+      d["exclude_pairs"] = tuple(tuple(pair) for pair in d["exclude_pairs"])
     return cls(**d)

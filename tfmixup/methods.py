@@ -128,6 +128,8 @@ def _options(config: TrainConfig, initial_epoch: int) -> dict:
   )
   if config.sorted_buffer is not None:
     options["sorted_buffer"] = config.sorted_buffer
+  if config.exclude_pairs:
+    options["exclude_pairs"] = config.stage_pairs()
   return options
 
 

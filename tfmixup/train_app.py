@@ -67,6 +67,12 @@ _FRACTION = flags.DEFINE_float("fraction", 1.0, "Train on the first part of one 
 _SORTED_BUFFER = flags.DEFINE_integer(
   "sorted_buffer", None, "A pipeline fault: class-sorted data through a shuffle buffer of N.", lower_bound=1
 )
+_EXCLUDE_PAIRS = flags.DEFINE_string(
+  "exclude_pairs",
+  "",
+  "Class pairs that never mix, by their original labels, e.g. 69 or 69,68 (partners redrawn: every example still "
+  "mixes); needs a mixing method.",
+)
 _INPUT_SCALE = flags.DEFINE_float("input_scale", 1.0, "The model multiplies its inputs by this (255: unnormalized).")
 _TEACHER = flags.DEFINE_string(
   "teacher",
@@ -159,6 +165,7 @@ def _config() -> config_lib.TrainConfig:
     sorted_buffer=_SORTED_BUFFER.value,
     input_scale=_INPUT_SCALE.value,
     teacher=_TEACHER.value,
+    exclude_pairs=config_lib.parse_pairs(_EXCLUDE_PAIRS.value),
   )
 
 

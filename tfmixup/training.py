@@ -11,6 +11,7 @@ one process at a time trains a run in an output directory (`outputs.py`);
 with several workers, each trains on its share (`distributed.py`).
 """
 
+import base64
 import dataclasses
 import importlib.metadata
 import json
@@ -384,6 +385,21 @@ def _fit(  # noqa: PLR0917 - the two models, the data, then fit's arguments
     distributed.fit_multi_worker(workers, model, stage, test=(test_batches, test.labels), **fit_args)
 
 
+def encode_predictions(predicted: np.ndarray, num_classes: int) -> str:
+  """Per-image predicted classes `[N]`, compact: base64 of uint8 (uint16 above 256 classes)."""
+  dtype = np.uint8 if num_classes <= 256 else np.uint16
+  return base64.b64encode(np.asarray(predicted, dtype).tobytes()).decode("ascii")
+
+
+def decode_predictions(result: dict) -> np.ndarray | None:
+  """A run JSON's `test_predictions` as int64 `[test_examples]` (None if the run has none)."""
+  text = result.get("test_predictions")
+  if text is None:
+    return None
+  dtype = np.uint8 if len(result["class_names"]) <= 256 else np.uint16
+  return np.frombuffer(base64.b64decode(text), dtype).astype(np.int64)
+
+
 def _train(  # noqa: PLR0914, PLR0915, PLR0917 - one run, read top to bottom
   config: TrainConfig,
   output_dir: str | None,
@@ -453,6 +469,8 @@ def _train(  # noqa: PLR0914, PLR0915, PLR0917 - one run, read top to bottom
     if test_confusion is None
     else float(np.mean(predicted == data.test.labels)),
     "test_confusion": test_confusion,
+    # Per test image, in the test split's order (`decode_predictions`): for tests over test images.
+    "test_predictions": None if test_confusion is None else encode_predictions(predicted, data.test.num_classes),
     "optimizer_steps": int(keras.ops.convert_to_numpy(trainer.optimizer.iterations)),
     "wall_time_s": time.perf_counter() - start,
     "backend": backend_info.name,

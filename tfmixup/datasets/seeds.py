@@ -10,6 +10,7 @@ tensor as `tf.random.stateless_*` take it:
     λ of batch s             = split(derive(epoch e, LAMBDA), batches)[s]
     worker w's per-batch draws = derive(derive(epoch e, LAMBDA), WORKER, w)  (`shards.py`)
     the control's drop keys     = derive(epoch e, CONTROL)   (`filtering.py`: which mixes a random drop takes)
+    excluded pairs' partners    = derive(epoch e, PARTNERS)  (`pairs.py`: redrawn partners)
   a `tf.data.Dataset` input, whose number of batches may be unknown:
     shuffle seeds            = derive(epoch e, SHUFFLE_A / SHUFFLE_B)[0]
     λ of batch s             = split(derive(derive(epoch e, LAMBDA), s // 1024), 1024)[s % 1024]
@@ -57,6 +58,7 @@ class Stream(enum.IntEnum):
   SHUFFLE_B = 6
   WORKER = 7
   CONTROL = 8
+  PARTNERS = 9
 
 
 def derive(seed: tf.Tensor, *data: int | tf.Tensor) -> tf.Tensor:

@@ -46,7 +46,7 @@ from typing import Protocol
 import numpy as np
 import tensorflow as tf
 
-from tfmixup.datasets import draws, idx, mixers, mixing, seeds, shards
+from tfmixup.datasets import draws, idx, mixers, mixing, pairs, seeds, shards
 from tfmixup.datasets.errors import DataError, LabelError
 from tfmixup.datasets.labels import LabelFormat, label_format, to_rows
 from tfmixup.datasets.mixers import Combine
@@ -146,8 +146,10 @@ class _Options:
   num_workers: int = 1
   worker_index: int = 0
   sorted_buffer: int | None = None
+  exclude_pairs: pairs.Pairs = ()
 
   def __post_init__(self) -> None:
+    object.__setattr__(self, "exclude_pairs", pairs.check_pairs(self.exclude_pairs))
     object.__setattr__(self, "batch_size", _check_positive_int("batch_size", self.batch_size))
     if self.seed is not None:
       try:
@@ -286,6 +288,7 @@ def _array_epochs(  # noqa: PLR0913, PLR0917
   options: _Options,
   class_ids: np.ndarray | None = None,
   annotate: Annotate | None = None,
+  num_classes: int | None = None,
 ) -> tuple[tf.data.Dataset, int, seeds.EpochCounter]:
   """The in-memory path's plumbing: per iteration (epoch), one element per batch.
 
@@ -293,6 +296,9 @@ def _array_epochs(  # noqa: PLR0913, PLR0917
   the batch's first examples (pass A), their partners (pass B; pass A
   again without a mixer), its row of the mixer's draws, and, with a
   schedule, whether this epoch mixes (a bool scalar).
+
+  With `options.exclude_pairs` (needs `class_ids [N]` and `num_classes`),
+  pass B's partners of excluded class pairs are redrawn (`pairs.py`).
 
   With `options.sorted_buffer` (needs `class_ids [N]`), each pass is the
   examples sorted by class (stably) through a shuffle buffer of that size
@@ -315,6 +321,12 @@ def _array_epochs(  # noqa: PLR0913, PLR0917
   sharded = shards.check_split(options.num_workers, batch_size, size - cut if num_batches > full_batches else 0)
 
   order_of = orders(size, options, class_ids)
+  redraw = None
+  if options.exclude_pairs:
+    if mixer is None:
+      raise DataError("exclude_pairs needs a mixing stage: batches without mixing have no pairs")
+    num_classes = int(np.max(class_ids)) + 1 if num_classes is None else num_classes
+    redraw = pairs.PartnerRedraw(class_ids, options.exclude_pairs, num_classes)
 
   def rows(order: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
     """A permutation as full batches `[full_batches, B]` and the rest `[size % B]`."""
@@ -327,6 +339,8 @@ def _array_epochs(  # noqa: PLR0913, PLR0917
     epoch_seed, order_a, order_b, drawn = epoch_draws(
       root, epoch, size, mixer, num_batches, batch_size, image_shape, order_of=order_of
     )
+    if redraw is not None:  # excluded class pairs get new partners (pairs.py)
+      order_b = redraw.redraw(order_a, order_b, seeds.stream(epoch_seed, seeds.Stream.PARTNERS))
     if annotate is not None:
       drawn = annotate(epoch_seed, order_a, order_b, drawn)
     active = _epoch_active(options, epoch)
@@ -388,7 +402,9 @@ def _from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: _Optio
     x_a, y_a = fetch(index_a)
     return finish(x_a, y_a, lambda: fetch(index_b), drawn, active)
 
-  epochs, num_batches, counter = _array_epochs(size, images.shape[1:], mixer, options, _class_ids(labels, fmt))
+  epochs, num_batches, counter = _array_epochs(
+    size, images.shape[1:], mixer, options, _class_ids(labels, fmt), num_classes=fmt.num_classes
+  )
   # The gathering and mixing of each batch run in one parallel map.
   return _finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches, counter)
 
@@ -435,7 +451,9 @@ def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: _Options
     inputs = {"index_a": tf.cast(index_a, tf.int32), "index_b": tf.cast(index_b, tf.int32), "weight_a": weights}
     return inputs, mixing.smooth_labels(y, options.label_smoothing)
 
-  epochs, num_batches, counter = _array_epochs(len(labels), images.shape[1:], mixer, options, _class_ids(labels, fmt))
+  epochs, num_batches, counter = _array_epochs(
+    len(labels), images.shape[1:], mixer, options, _class_ids(labels, fmt), num_classes=fmt.num_classes
+  )
   ds = _finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches, counter)
   return ds, images
 
@@ -443,6 +461,8 @@ def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: _Options
 def _from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: _Options) -> tf.data.Dataset:
   if options.sorted_buffer is not None:
     raise DataError("sorted_buffer needs in-memory arrays (it sorts the examples by class), not a tf.data.Dataset")
+  if options.exclude_pairs:
+    raise DataError("exclude_pairs needs in-memory arrays (it redraws partners by class), not a tf.data.Dataset")
   spec = dataset.element_spec
   if not isinstance(spec, tuple) or len(spec) != 2:
     raise DataError(f"dataset elements must be (image, label) pairs, got {spec}")
@@ -556,6 +576,11 @@ def paired(data: Data, combine: Combine, *, batch_size: int, seed: int | None, *
       drop_remainder: drop the last, smaller batch (default False).
       shuffle_buffer: for a `tf.data.Dataset` input, the `shuffle` buffer
         (default: the whole dataset, which must then have a known size).
+      exclude_pairs: for arrays, class pairs that never mix, e.g.
+        `((0, 2),)` (class ids as the labels give them, either order): a
+        partner of an excluded class is redrawn uniformly from the
+        examples allowed to mix with the first example, so every example
+        still mixes (`pairs.py`). Default (): every pair may mix.
       sorted_buffer: for arrays, reproduce a pipeline fault: each epoch's
         order is the examples sorted by class through a `shuffle` buffer of
         this size, not a full permutation (default None: full permutations).

@@ -25,6 +25,13 @@ _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the MNIST IDX 
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "results/science", "Where runs, models and the report go.")
 _PRESET = flags.DEFINE_enum("preset", "session", ["full", "session", "ci"], "How much to run (regimes.py).")
 _SHARD = flags.DEFINE_string("shard", "0/1", "i/n: this process's share (n processes sharing --output_dir).")
+_ROUND = flags.DEFINE_enum(
+  "round",
+  "sweep",
+  ["sweep", "confirm"],
+  "sweep: the regime sweep, causal tests and swap of the preset; confirm: the preregistered confirmatory round "
+  "(results/science/PLAN.md; --preset=ci runs a tiny version). The report covers both.",
+)
 _REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Only write the report from saved runs.")
 
 
@@ -37,7 +44,7 @@ def main(argv: list[str]) -> None:
     sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
   from tfmixup import checkpoints, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
-  from tfmixup.study import science, science_report  # noqa: PLC0415
+  from tfmixup.study import confirm, science, science_report  # noqa: PLC0415
   from tfmixup.study.grid import parse_shard  # noqa: PLC0415
   from tfmixup.study.regimes import PRESETS  # noqa: PLC0415
 
@@ -52,7 +59,11 @@ def main(argv: list[str]) -> None:
       chosen = science.choices(preset, base, root)
     else:
       with checkpoints.stop_on_signals():  # SIGINT/SIGTERM: stop after this step, state saved
-        chosen = science.run_science(preset, base, root, shard=parse_shard(_SHARD.value))
+        if _ROUND.value == "confirm":
+          confirm.run_confirm(confirm.round_for(preset.name), base, root, shard=parse_shard(_SHARD.value))
+          chosen = science.choices(preset, base, root)
+        else:
+          chosen = science.run_science(preset, base, root, shard=parse_shard(_SHARD.value))
     if not write_report_once(root, lambda: science_report.write_all(preset, base, root, chosen, command=command)):
       return
   print(f"Done in {time.perf_counter() - start:.0f} s; report in {root}")
