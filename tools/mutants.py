@@ -33,9 +33,52 @@ MANIFOLD = "tfmixup/trainers/manifold.py"
 ADAMIXUP = "tfmixup/trainers/adamixup.py"
 FILTERING = "tfmixup/datasets/filtering.py"
 JUDGES = "tfmixup/datasets/judges.py"
+PAIRS = "tfmixup/datasets/pairs.py"
 
 # name: (what it breaks, [(file, old, new), ...])
 MUTANTS = {
+  "exclude_pairs_ignored": (
+    "exclude_pairs: excluded pairs keep their partners (no redraw)",
+    [(PAIRS, "    return tf.where(excluded, tf.gather(self.by_class, row), order_b)", "    return order_b")],
+  ),
+  "exclude_pairs_redraw_anywhere": (
+    "exclude_pairs: the new partner drawn from every example, excluded classes included",
+    [
+      (
+        PAIRS,
+        "    return tf.where(excluded, tf.gather(self.by_class, row), order_b)",
+        "    return tf.where(excluded, tf.math.floormod(words, tf.size(order_b, out_type=tf.int64)), order_b)",
+      )
+    ],
+  ),
+  "exclude_pairs_first_allowed": (
+    "exclude_pairs: the new partner is always the first allowed example",
+    [(PAIRS, "rank = tf.math.floormod(words, tf.maximum(total, 1))", "rank = 0 * words")],
+  ),
+  "exclude_pairs_no_offset": (
+    "exclude_pairs: the new partner is the first example of the drawn class",
+    [
+      (
+        PAIRS,
+        "    row = tf.gather(self.class_start, partner_class) + offset",
+        "    row = tf.gather(self.class_start, partner_class)",
+      )
+    ],
+  ),
+  "exclude_pairs_redraw_everywhere": (
+    "exclude_pairs: every position redrawn, allowed pairs too",
+    [(PAIRS, "tf.where(excluded, tf.gather(", "tf.where(tf.ones_like(excluded), tf.gather(")],
+  ),
+  "exclude_pairs_same_redraw_each_epoch": (
+    "exclude_pairs: the redraw's stream ignores the epoch",
+    [
+      (
+        STAGES,
+        "redraw.redraw(order_a, order_b, seeds.stream(epoch_seed, seeds.Stream.PARTNERS))",
+        "redraw.redraw(order_a, order_b, seeds.stream(root, seeds.Stream.PARTNERS))",
+      )
+    ],
+  ),
   "arrays_self_pair": (
     "in-memory path: every example paired with itself (pass B = pass A)",
     [
@@ -422,6 +465,7 @@ MUTANTS = {
 REMEDY_TESTS = "tests/test_remedies.py"
 # The tests a mutant runs when --tests is not given (default: DEFAULT_TESTS).
 MUTANT_TESTS = {
+  **{name: ["tests/test_pairs.py::ExcludePairsStageTest"] for name in MUTANTS if name.startswith("exclude_pairs_")},
   "manifold_layer_frozen": [f"{REMEDY_TESTS}::ManifoldTrainerTest"],
   "manifold_layer_not_uniform": [f"{REMEDY_TESTS}::ManifoldStageTest"],
   "adamixup_lambda_outside": [f"{REMEDY_TESTS}::AdaMixUpTrainerTest"],

@@ -61,7 +61,7 @@ def differences(root: str, subset: str, treated: str, control: str) -> tuple[np.
   return np.array(acc), np.array(err)
 
 
-def mde(sd: float, n: int, alpha: float, power: float = 0.8, paired: bool = True, n2: int | None = None) -> float:
+def mde(sd: float, n: int, alpha: float, *, power: float = 0.8, paired: bool = True, n2: int | None = None) -> float:
   """Smallest true difference a two-sided t test at `alpha` detects with `power` (noncentral-t free approximation).
 
   Paired: sd of the per-seed difference, n pairs. Unpaired (Welch): sd of each group, sizes n and n2.
@@ -76,7 +76,7 @@ def mde(sd: float, n: int, alpha: float, power: float = 0.8, paired: bool = True
 def main(root: str) -> None:
   rows = []
 
-  def add(family: str, m: int, test: str, sd: float, n: int, source: str, **kw) -> None:
+  def add(family: str, m: int, test: str, sd: float, n: int, source: str, **kw) -> None:  # noqa: PLR0917
     rows.append((family, test, n, sd, mde(sd, n, 0.05 / m, **kw), mde(sd, n, 0.05, **kw), source))
 
   for subset in TARGETS:
@@ -98,7 +98,16 @@ def main(root: str) -> None:
   src = "pilot SD of {6,8,9}'s class-8 penalty, both triples"
   add("F5 swap", 2, "third-class penalty, {6,9,8} - {6,9,2}", err.std(ddof=1), 15, src, paired=False, n2=10)
   acc, _ = differences(root, "689", "mixup", "erm")
-  add("F6 subset vs MNIST", 2, "accuracy penalty, subset - MNIST", acc.std(ddof=1), 15, "pilot SD of {6,8,9}'s penalty, both", paired=False, n2=5)
+  add(
+    "F6 subset vs MNIST",
+    2,
+    "accuracy penalty, subset - MNIST",
+    acc.std(ddof=1),
+    15,
+    "pilot SD of {6,8,9}'s penalty, both",
+    paired=False,
+    n2=5,
+  )
   print("| family | test | seeds | pilot SD (pp) | MDE at α/m (pp) | MDE at α (pp) | SD from |")
   print("|---|---|---|---|---|---|---|")
   for family, test, n, sd, strict, loose in ((r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows):

@@ -122,13 +122,17 @@ def phases(plan: Round, base: TrainConfig, root: str) -> list[tuple[str, list[Jo
   """The round's runs in the plan's order of priority, as (phase name, jobs)."""
 
   def arms(name: str, methods, seeds, regime=REGIME) -> list[Job]:
-    return [j for m in methods for j in cell(plan, base, root, classes=SUBSETS[name], method=m, seeds=seeds, regime=regime)]
+    return [
+      j for m in methods for j in cell(plan, base, root, classes=SUBSETS[name], method=m, seeds=seeds, regime=regime)
+    ]
 
   def excluded(name: str, seeds, regime=REGIME) -> list[Job]:
     return [
       j
       for exclude in pair_arms(TARGETS[name]).values()
-      for j in cell(plan, base, root, classes=SUBSETS[name], method="mixup", seeds=seeds, exclude=exclude, regime=regime)
+      for j in cell(
+        plan, base, root, classes=SUBSETS[name], method="mixup", seeds=seeds, exclude=exclude, regime=regime
+      )
     ]
 
   others = [n for n in TARGETS if n != "689"]

@@ -135,7 +135,7 @@ PRESETS: dict[str, Preset] = {
       ("e5", _ALL),
       ("e1", _ALL),
       ("raw", _ALL),
-      ("sorted", _ALL),
+      ("sorted", _NO_MNIST),
       ("f0.2", _ALL),
       ("n300e20", _ALL),
       ("a0.2", _NO_MNIST),

@@ -17,11 +17,10 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import stats
 
 from tfmixup import datasets, outputs, training
 from tfmixup.config import TrainConfig
-from tfmixup.study import intrusion, regimes, science
+from tfmixup.study import confirm, confirm_report, intrusion, regimes, science, statistics
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
 from tfmixup.study.tables import markdown_table
 
@@ -41,10 +40,7 @@ DATASET_LABELS = {"all": "MNIST", "689": "{6,8,9}", "147": "{1,4,7}", "014": "{0
 
 
 def _interval(values: np.ndarray) -> dict:
-  n = len(values)
-  mean = float(np.mean(values))
-  half = float(stats.t.ppf(0.975, n - 1) * np.std(values, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-  return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
+  return statistics.t_interval(values)
 
 
 def paired(treated: Sequence[dict], control: Sequence[dict], key: str = "test_accuracy") -> dict:
@@ -75,12 +71,7 @@ def error_ratio(treated: Sequence[dict], control: Sequence[dict]) -> dict:
 
 def welch(a: np.ndarray, b: np.ndarray) -> dict:
   """Mean(a) - mean(b) with a 95% Welch interval (independent samples)."""
-  va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
-  se = np.sqrt(va + vb)
-  df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if se > 0 else 1
-  mean = float(np.mean(a) - np.mean(b))
-  half = float(stats.t.ppf(0.975, df) * se)
-  return {"mean": mean, "low": mean - half, "high": mean + half, "n": min(len(a), len(b))}
+  return statistics.welch(a, b)
 
 
 def _pp(i: dict) -> str:
@@ -195,17 +186,61 @@ def sweep_section(runs: Runs) -> tuple[str, dict]:
 
 
 def closest_regime(runs: Runs) -> tuple[str, dict]:
-  """The sweep regime whose ERM test accuracies are closest to the study's (sum of |differences|)."""
+  """The sweep regime whose ERM test accuracies are closest to the study's.
+
+  The distance is the mean |ours − study's| over the study's datasets the
+  regime has (MNIST, {6,8,9}, {1,4,7}; at least the two subsets), so a
+  regime without full-MNIST runs is a candidate too.
+  """
   distance = {}
   for regime, ns in runs.preset.sweep:
-    if REGIMES[regime].erm_from or not set(STUDY_ERM_TEST) <= set(ns):
+    names = [n for n in STUDY_ERM_TEST if n in ns]
+    if REGIMES[regime].erm_from or not set(regimes.STUDY_SUBSETS) <= set(names):
       continue
-    cells = {n: runs.cell(regime, n, "erm") for n in STUDY_ERM_TEST}
+    cells = {n: runs.cell(regime, n, "erm") for n in names}
     if all(c is not None for c in cells.values()):
-      distance[regime] = sum(
-        abs(np.mean([r["test_accuracy"] for r in cells[n]]) - a) for n, a in STUDY_ERM_TEST.items()
+      distance[regime] = float(
+        np.mean([abs(np.mean([r["test_accuracy"] for r in cells[n]]) - STUDY_ERM_TEST[n]) for n in names])
       )
   return (min(distance, key=distance.get) if distance else None), distance
+
+
+def class_section(runs: Runs, chosen: dict) -> str:
+  """Per-class test error deltas against ERM (paired by seed) for every sweep and causal cell (exploratory)."""
+  preset = runs.preset
+  cells = [(regime, name, "mixup") for regime, names in preset.sweep for name in names]
+  plan = {preset.standard: preset.causal_methods}
+  plan[chosen["worst"]] = tuple(sorted(set(plan.get(chosen["worst"], ())) | set(preset.causal_methods_worst)))
+  for regime, methods in plan.items():
+    for method in methods:
+      for name in regimes.CAUSAL_SUBSETS:
+        if method not in regimes.ADA_METHODS or name in preset.ada_subsets:
+          cells.append((regime, name, method))
+  rows = []
+  for regime, name, method in cells:
+    treated, erm = runs.cell(regime, name, method), runs.cell(regime, name, "erm")
+    label = f"{regime} {DATASET_LABELS[name]} {METHOD_LABELS[method]}"
+    if treated is None or erm is None:
+      rows.append((label, [NOT_RUN]))
+      continue
+    if any(r.get("test_confusion") is None for r in [*treated, *erm]):
+      rows.append((label, ["no per-class counts (runs saved before test_confusion was recorded)"]))
+      continue
+    by_seed = {r["config"]["seed"]: statistics.class_errors(r) for r in erm}
+    deltas = np.array([statistics.class_errors(r) - by_seed[r["config"]["seed"]] for r in treated])
+    names = [str(c) for c in treated[0]["class_names"]]
+    rows.append((label, ["; ".join(f"{c}: {_pp(_interval(deltas[:, k]))}" for k, c in enumerate(names))]))
+  return "\n".join(
+    [
+      "## 5. Per-class test error against ERM (exploratory)",
+      "",
+      "Each class's test error rate, the method's run minus ERM's of the same seed, pp [paired 95% CI], seeds"
+      f" {list(preset.seeds)}; from the runs' `test_confusion`.",
+      "",
+      markdown_table(["class: difference"], rows),
+      "",
+    ]
+  )
 
 
 def causal_section(runs: Runs, chosen: dict, full: training.SplitData) -> tuple[str, dict]:
@@ -527,13 +562,16 @@ def _csv(runs: Runs, path: str) -> None:
           regime_path,
           "all" if c["classes"] is None else "".join(map(str, c["classes"])),
           c["method"],
+          "+".join(f"{a}{b}" for a, b in c.get("exclude_pairs") or ()),
           c["seed"],
           f"{r['train_accuracy']:.6f}",
           f"{r['test_accuracy']:.6f}",
         ]
       )
   with open(path, "w", newline="") as f:
-    csv.writer(f).writerows([["regime", "classes", "method", "seed", "train_accuracy", "test_accuracy"], *rows])
+    csv.writer(f).writerows(
+      [["regime", "classes", "method", "exclude_pairs", "seed", "train_accuracy", "test_accuracy"], *rows]
+    )
 
 
 def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, command: str) -> str:
@@ -545,14 +583,19 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
   causal_text, forest = causal_section(runs, chosen, full)
   intrusion_text = intrusion_section(runs, full)
   swap_text, swap = swap_section(runs, chosen["swap"])
+  classes_text = class_section(runs, chosen)
+  confirm_text, confirm_missing = confirm_report.section(confirm.round_for(preset.name), base, root, full)
   header = [
     "# Does intrusion cause Mixup's penalty? (generated)",
     "",
     f"Made by `{command}` (preset `{preset.name}`, seeds {list(preset.seeds)}); the model, optimizer and"
     " batch size of the reproduction (Adam 1e-3, batch 128); regimes in `tfmixup/study/regimes.py`.",
     "",
-    f"- The regime closest to the study's ERM test accuracies (sum of |ours − study's| over MNIST, {{6,8,9}},"
-    f" {{1,4,7}}, pp): **{closest}** ("
+    "Sections 1-5 are the session grid (seeds 0-4): **exploratory** (the regime was chosen on these seeds, and"
+    " nothing there is corrected for multiplicity). The preregistered confirmatory round is section 0.",
+    "",
+    f"- The regime closest to the study's ERM test accuracies (mean |ours − study's| over MNIST, {{6,8,9}},"
+    f" {{1,4,7}}, as many as the regime has, pp): **{closest}** ("
     + ", ".join(f"{r} {100 * d:.2f}" for r, d in sorted(distance.items(), key=lambda x: x[1]))
     + ").",
     f"- The largest study-subset penalty (mean over {{6,8,9}} and {{1,4,7}}): **{chosen['worst']}**"
@@ -566,7 +609,9 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
       " the first: " + ", ".join(sorted(runs.missing)[:5]) + ".",
       "",
     ]
-  text = "\n".join([*header, sweep_text, causal_text, intrusion_text, swap_text])
+  if confirm_missing:
+    header += [f"**Incomplete: {len(confirm_missing)} confirmatory runs are not saved** (section 0 says which).", ""]
+  text = "\n".join([*header, confirm_text, sweep_text, causal_text, intrusion_text, swap_text, classes_text])
   with open(os.path.join(root, "science.md"), "w") as f:
     f.write(text)
   with open(os.path.join(root, "choices.json"), "w") as f:

@@ -1,0 +1,169 @@
+"""The confirmatory round: its statistics (`study/statistics.py`), its plan of runs and its report on fabricated runs.
+
+Faults caught: Holm applied as Bonferroni or not at all, not monotone, or
+out of order; p-values that disagree with scipy's t tests; a bootstrap that
+resamples only seeds (too narrow when the test set is small); a family that
+reads the wrong class's error or the wrong arms, or Holm over the planned
+rather than the available tests; a significant effect in the wrong
+direction read as support; missing runs reported as results.
+"""
+
+import json
+import os
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+from scipy import stats
+
+from tfmixup import training
+from tfmixup.config import TrainConfig
+from tfmixup.study import confirm, confirm_report, statistics
+
+
+class StatisticsTest(tf.test.TestCase):
+  def test_t_interval_p_is_scipys_one_sample_t_test(self):
+    values = np.random.default_rng(0).normal(0.3, 1.0, 12)
+    result = statistics.t_interval(values)
+    self.assertAllClose(result["p"], stats.ttest_1samp(values, 0.0).pvalue, rtol=1e-10)
+    self.assertLess(result["low"], result["mean"])
+    self.assertAllClose((result["low"] + result["high"]) / 2, values.mean())
+
+  def test_welch_p_is_scipys_unequal_variance_t_test(self):
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(0, 1, 15), rng.normal(0.5, 2, 5)
+    self.assertAllClose(statistics.welch(a, b)["p"], stats.ttest_ind(a, b, equal_var=False).pvalue, rtol=1e-10)
+
+  def test_holm_step_down(self):
+    # Sorted p 0.01, 0.02, 0.04, 0.3 → ×4, ×3, ×2, ×1 = 0.04, 0.06, 0.08, 0.3 (monotone), in input order.
+    self.assertAllClose(statistics.holm([0.04, 0.3, 0.01, 0.02]), [0.08, 0.3, 0.04, 0.06])
+    # Monotonicity: a smaller raw p never gets a larger adjusted p; capped at 1.
+    self.assertAllClose(statistics.holm([0.02, 0.021, 0.9]), [0.06, 0.06, 0.9])
+    self.assertAllClose(statistics.holm([0.6, 0.5]), [1.0, 1.0])
+
+  def test_two_way_bootstrap_covers_test_image_sampling(self):
+    # 15 seeds that agree exactly (no seed variance) on 200 test images with a true +5% difference
+    # per image: resampling only seeds would give a zero-width interval; resampling the images too
+    # gives about ±3 pp (binomial: 1.96·sqrt(0.05·0.95/200) ≈ 0.030).
+    per_image = np.zeros(200)
+    per_image[:10] = 1.0
+    diff = np.tile(per_image, (15, 1))
+    result = statistics.two_way_bootstrap(diff, resamples=4000)
+    self.assertAllClose(result["mean"], 0.05)
+    self.assertBetween(result["high"] - result["low"], 0.045, 0.075)
+
+  def test_class_error_by_original_label(self):
+    result = {"class_names": ["6", "8", "9"], "test_confusion": [[9, 1, 0], [2, 6, 2], [0, 0, 10]]}
+    self.assertAllClose(statistics.class_errors(result), [0.1, 0.4, 0.0])
+    self.assertAllClose(statistics.class_error(result, 8), 0.4)
+
+
+def _fabricate(root: str, job, third_errors: dict[int, int], accuracy: float) -> None:
+  """A run JSON for `job`: 100 test images per class, `third_errors[label]` of them wrong."""
+  config = job.config
+  names = [str(c) for c in (config.classes or range(10))]
+  confusion = []
+  for k, name in enumerate(names):
+    wrong = third_errors.get(int(name), 0)
+    row = [0] * len(names)
+    row[k] = 100 - wrong
+    row[(k + 1) % len(names)] = wrong
+    confusion.append(row)
+  result = {
+    "config": config.to_dict(),
+    "class_names": names,
+    "train_examples": 1000,
+    "test_examples": 100 * len(names),
+    "train_accuracy": accuracy,
+    "test_accuracy": accuracy,
+    "test_confusion": confusion,
+    "versions": {"tfmixup": "0.5.0"},
+  }
+  path = training.result_path(job.output_dir(root), config)
+  os.makedirs(os.path.dirname(path), exist_ok=True)
+  with open(path, "w") as f:
+    json.dump(result, f)
+
+
+class ConfirmReportTest(tf.test.TestCase):
+  """The families on fabricated runs of the ci round: Mixup adds 10 + seed errors to {6,8,9}'s 8s."""
+
+  def setUp(self):
+    super().setUp()
+    self.root = tempfile.mkdtemp()
+    self.plan = confirm.ROUNDS["ci"]
+    self.base = TrainConfig(data_dir="unused")
+    plan, base = self.plan, self.base
+    for _, jobs in confirm.phases(plan, base, self.root):
+      for job in jobs:
+        c = job.config
+        seed = c.seed
+        errors = {}
+        if c.classes == (6, 8, 9) and c.method == "mixup" and not c.exclude_pairs and job.regime == "raw":
+          errors = {8: 10 + seed % 7}
+        elif c.classes == (6, 8, 9) and c.exclude_pairs == ((6, 8),):
+          errors = {8: 4 + seed % 3}
+        # Accuracy: seed-dependent and the same across arms but for Mixup on {6,8,9} (-1 pp, -1.1 pp).
+        accuracy = 0.98 + 0.001 * (seed % 5)
+        if c.classes == (6, 8, 9) and c.method == "mixup" and not c.exclude_pairs:
+          accuracy -= 0.01 + 0.001 * (seed % 2)
+        _fabricate(self.root, job, errors, accuracy)
+
+  def test_families_pair_by_seed_and_read_the_third_class(self):
+    runs = confirm_report.ConfirmRuns(self.plan, self.base, self.root, full=None)
+    fams = confirm_report.families(runs)
+    f2 = {t.label: t for t in fams["F2"]}
+    t = f2["{6,8,9}: Mixup − ERM, class-8 error"]
+    # Seeds 100, 101: +0.12 and +0.13 (10 + seed % 7 of 100 8s).
+    self.assertAllClose(t.result["mean"], np.mean([0.12, 0.13]))
+    self.assertEqual(t.result["n"], 2)
+    self.assertGreaterEqual(t.adjusted, t.result["p"])
+    other = f2["{1,4,7}: Mixup − ERM, class-7 error"]
+    self.assertAllClose(other.result["mean"], 0.0)
+    f1 = {t.label: t for t in fams["F1"]}
+    self.assertAllClose(f1["{6,8,9}: Mixup − ERM, accuracy"].result["mean"], -0.0105)
+    # F4 in {6,8,9}: without 6+9 (no extra errors) − without 6+8 (4 + seed % 3 = 5, 6 of 100): -0.055.
+    f4 = {t.label: t for t in fams["F4"]}
+    self.assertAllClose(f4["{6,8,9}: without 6+9 − without 6+8, class-8 error"].result["mean"], -0.055)
+    self.assertEmpty(runs.missing)
+
+  def test_verdicts(self):
+    supports = confirm_report.Test("F", "x", +1, {"mean": 0.1, "low": 0.05, "high": 0.15, "p": 0.001}, adjusted=0.004)
+    self.assertEqual(supports.verdict(), "supports intrusion")
+    against = confirm_report.Test("F", "x", -1, {"mean": 0.1, "low": 0.05, "high": 0.15, "p": 0.001}, adjusted=0.004)
+    self.assertEqual(against.verdict(), "contradicts intrusion")
+    null = confirm_report.Test("F", "x", -1, {"mean": 0.01, "low": -0.02, "high": 0.04, "p": 0.4}, adjusted=0.8)
+    self.assertEqual(null.verdict(), "inconclusive: excludes effects outside [-2.00, +4.00] pp")
+    self.assertEqual(confirm_report.Test("F", "x", 1, None).verdict(), "not run")
+
+  def test_missing_runs_are_reported_not_computed(self):
+    job = confirm.cell(self.plan, self.base, self.root, classes=(1, 4, 7), method="mixup", seeds=(101,))[0]
+    os.remove(training.result_path(job.output_dir(self.root), job.config))
+    runs = confirm_report.ConfirmRuns(self.plan, self.base, self.root, full=None)
+    fams = confirm_report.families(runs)
+    f1 = {t.label: t for t in fams["F1"]}
+    self.assertIsNone(f1["{1,4,7}: Mixup − ERM, accuracy"].result)
+    self.assertIn(f"raw/{job.config.run_name}", runs.missing)
+    # Holm over the three tests left: the adjusted p of the smallest is at most 3× its raw p.
+    done = [t for t in fams["F1"] if t.result is not None]
+    self.assertLen(done, 3)
+    smallest = min(done, key=lambda t: t.result["p"])
+    self.assertAllClose(smallest.adjusted, min(1.0, 3 * smallest.result["p"]))
+
+
+class ConfirmPlanTest(tf.test.TestCase):
+  def test_phases_follow_the_plan(self):
+    plan = confirm.ROUNDS["full"]
+    phases = dict(confirm.phases(plan, TrainConfig(data_dir="d"), "root"))
+    first = phases["{6,8,9}: ERM, Mixup, dropped, control"]
+    self.assertLen(first, 4 * 15)
+    self.assertTrue(all(j.config.seed >= 100 for j in first))  # fresh seeds only
+    self.assertTrue(all(j.config.input_scale == 255 and j.config.epochs == 1 for j in first))
+    teachers = phases["teachers"]
+    self.assertTrue(all(j.save_model and j.config.seed == confirm.TEACHER_SEED for j in teachers))
+    filtered = [j for j in first if j.config.method == "mixup_filtered"]
+    self.assertTrue(all("seed2000" in j.config.teacher for j in filtered))
+    pairs = phases["pair exclusion"]
+    self.assertEqual({j.config.exclude_pairs for j in pairs if j.config.classes == (6, 8, 9)}, {((6, 9),), ((6, 8),)})
+    seeds = sorted({j.config.seed for phase in phases.values() for j in phase if j.config.seed != confirm.TEACHER_SEED})
+    self.assertEqual(seeds, list(range(100, 115)))

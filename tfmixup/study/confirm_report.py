@@ -1,0 +1,480 @@
+"""The confirmatory round's report: the families of `results/science/PLAN.md`, Holm-adjusted, and what is exploratory.
+
+Every number here comes from the saved runs of `confirm.phases`; the plan
+(hypotheses, endpoints, families, seeds) is `results/science/PLAN.md`,
+committed before the runs. Each family's p-values are Holm-adjusted over
+the tests it has; a test reads "supports" (adjusted p < 0.05, in the
+predicted direction), "contradicts" (adjusted p < 0.05, the other way) or
+"inconclusive", with the interval that says which effects it excludes.
+"""
+
+import dataclasses
+import os
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from tfmixup import training
+from tfmixup.config import TrainConfig
+from tfmixup.study import confirm, regimes, statistics
+from tfmixup.study.confirm import REGIME, TARGETS, Round
+from tfmixup.study.regimes import SUBSETS
+from tfmixup.study.tables import markdown_table
+
+ARM_LABELS = {
+  "erm": "ERM",
+  "mixup": "Mixup",
+  "mixup_filtered": "Mixup, flagged mixes dropped",
+  "mixup_random_drop": "Mixup, matched random drop",
+  "pair_excluded": "Mixup, top pair excluded",
+  "matched_excluded": "Mixup, control pair excluded",
+}
+SUBSET_LABELS = {
+  "all": "MNIST",
+  **{n: "{" + ",".join(n) + "}" for n in ("689", "147", "014", "367", "692", "148", "142")},
+}
+ALPHA = 0.05
+
+
+def _name(classes) -> str:
+  return "all" if classes is None else "".join(map(str, classes))
+
+
+@dataclasses.dataclass
+class ConfirmRuns:
+  """The round's saved runs, read on demand; `missing` collects run names not saved."""
+
+  plan: Round
+  base: TrainConfig
+  root: str
+  full: training.SplitData
+  missing: set = dataclasses.field(default_factory=set)
+
+  def test_labels(self, result: dict) -> np.ndarray | None:
+    """The true labels of a run's test images, as the run saw them (None if the sizes disagree)."""
+    labels = training.data_for(TrainConfig.from_dict(result["config"]), self.full).test.labels
+    return labels if len(labels) == result["test_examples"] else None
+
+  def cell(self, name: str, arm: str, seeds: Sequence[int], regime: str = REGIME) -> list[dict] | None:
+    classes = SUBSETS.get(name, tuple(int(c) for c in name) if name != "all" else None)
+    method, exclude = arm, ()
+    if arm in ("pair_excluded", "matched_excluded"):
+      method, exclude = "mixup", confirm.pair_arms(TARGETS[name])[arm]
+    jobs = confirm.cell(
+      self.plan,
+      self.base,
+      self.root,
+      classes=classes,
+      method=method,
+      seeds=tuple(seeds),
+      exclude=exclude,
+      regime=regime,
+    )
+    out = []
+    for job in jobs:
+      result = training.read_result(job.output_dir(self.root), job.config)
+      if result is None:
+        self.missing.add(f"{job.regime}/{job.config.run_name}")
+        return None
+      out.append(result)
+    return out
+
+
+def _acc(r: dict) -> float:
+  return r["test_accuracy"]
+
+
+def _third(label: int) -> Callable[[dict], float]:
+  return lambda r: statistics.class_error(r, label)
+
+
+def _per_seed(treated: list[dict], control: list[dict], outcome: Callable[[dict], float]) -> np.ndarray:
+  by_seed = {r["config"]["seed"]: outcome(r) for r in control}
+  return np.array([outcome(r) - by_seed[r["config"]["seed"]] for r in treated])
+
+
+def _pp(i: dict) -> str:
+  return f"{100 * i['mean']:+.2f} [{100 * i['low']:+.2f}, {100 * i['high']:+.2f}]"
+
+
+@dataclasses.dataclass
+class Test:
+  """One planned test: its label, predicted sign (+1, -1, 0: none), and result (None: runs missing)."""
+
+  family: str
+  label: str
+  predicted: int
+  result: dict | None
+  adjusted: float = float("nan")
+
+  def verdict(self) -> str:
+    r = self.result
+    if r is None:
+      return "not run"
+    excluded = f"excludes effects outside [{100 * r['low']:+.2f}, {100 * r['high']:+.2f}] pp"
+    if self.adjusted < ALPHA and self.predicted and np.sign(r["mean"]) == self.predicted:
+      return "supports intrusion"
+    if self.adjusted < ALPHA and self.predicted:
+      return "contradicts intrusion"
+    if self.adjusted < ALPHA:
+      return "a difference (none predicted)"
+    return f"inconclusive: {excluded}"
+
+
+def _holm(tests: list[Test]) -> None:
+  done = [t for t in tests if t.result is not None]
+  for t, p in zip(done, statistics.holm([t.result["p"] for t in done]), strict=True):
+    t.adjusted = p
+
+
+def families(runs: ConfirmRuns) -> dict[str, list[Test]]:
+  """F1-F6 of the plan, each Holm-adjusted over the tests it has."""
+  plan = runs.plan
+  out: dict[str, list[Test]] = {}
+
+  def paired(family, label, predicted, name, treated, control, outcome, seeds):  # noqa: PLR0917 - one planned test
+    t, c = runs.cell(name, treated, seeds), runs.cell(name, control, seeds)
+    result = None if t is None or c is None else statistics.t_interval(_per_seed(t, c, outcome))
+    out.setdefault(family, []).append(Test(family, label, predicted, result))
+
+  for name in TARGETS:
+    paired("F1", f"{SUBSET_LABELS[name]}: Mixup − ERM, accuracy", -1, name, "mixup", "erm", _acc, plan.seeds)
+  for name, target in TARGETS.items():
+    label = f"{SUBSET_LABELS[name]}: Mixup − ERM, class-{target.third} error"
+    paired("F2", label, +1, name, "mixup", "erm", _third(target.third), plan.seeds)
+  for name, target in TARGETS.items():
+    seeds = plan.seeds if name == "689" else plan.filter_seeds
+    pre = f"{SUBSET_LABELS[name]}: dropped − control"
+    paired("F3", f"{pre}, accuracy", +1, name, "mixup_filtered", "mixup_random_drop", _acc, seeds)
+    paired(
+      "F3",
+      f"{pre}, class-{target.third} error",
+      -1,
+      name,
+      "mixup_filtered",
+      "mixup_random_drop",
+      _third(target.third),
+      seeds,
+    )
+  for name in confirm.PAIR_SUBSETS:
+    target = TARGETS[name]
+    (a, b), (c, d) = target.pair, target.control
+    pre = f"{SUBSET_LABELS[name]}: without {a}+{b} − without {c}+{d}"
+    paired("F4", f"{pre}, accuracy", +1, name, "pair_excluded", "matched_excluded", _acc, plan.pair_seeds)
+    paired(
+      "F4",
+      f"{pre}, class-{target.third} error",
+      -1,
+      name,
+      "pair_excluded",
+      "matched_excluded",
+      _third(target.third),
+      plan.pair_seeds,
+    )
+
+  def penalty(name, outcome, seeds) -> np.ndarray | None:
+    m, e = runs.cell(name, "mixup", seeds), runs.cell(name, "erm", seeds)
+    return None if m is None or e is None else _per_seed(m, e, outcome)
+
+  k, (a, b) = regimes.SWAP_K, regimes.SWAP_PAIR
+  for (first, third_1), (second, third_2), predicted in (
+    (("689", 8), (f"69{k}", k), +1),
+    ((f"{a}{b}8", 8), (f"{a}{b}{k}", k), 0),
+  ):
+    seeds_1 = plan.seeds if first == "689" else plan.pair_seeds
+    p1, p2 = penalty(first, _third(third_1), seeds_1), penalty(second, _third(third_2), plan.pair_seeds)
+    label_1 = "{6,9,8}" if first == "689" else SUBSET_LABELS[first]
+    label = f"class-{third_1} error penalty in {label_1} − class-{third_2}'s in {SUBSET_LABELS[second]}"
+    result = None if p1 is None or p2 is None else statistics.welch(p1, p2)
+    out.setdefault("F5", []).append(Test("F5", label, predicted, result))
+  mnist = penalty("all", _acc, plan.mnist_seeds)
+  for name in ("689", "147"):
+    sub = penalty(name, _acc, plan.seeds)
+    result = None if sub is None or mnist is None else statistics.welch(sub, mnist)
+    label = f"accuracy penalty, {SUBSET_LABELS[name]} − MNIST"
+    out.setdefault("F6", []).append(Test("F6", label, -1, result))
+  for tests in out.values():
+    _holm(tests)
+  return out
+
+
+FAMILY_LABELS = {
+  "F1": "F1, the penalty: Mixup − ERM, test accuracy (predicted < 0)",
+  "F2": "F2, the signature: Mixup − ERM, the third class's test error (predicted > 0)",
+  "F3": "F3, flag-level cause: flagged mixes dropped − matched random drop"
+  " (predicted: accuracy > 0, third-class error < 0)",
+  "F4": "F4, pair-level cause: top pair excluded − control pair excluded"
+  " (predicted: accuracy > 0, third-class error < 0)",
+  "F5": "F5, the swap: third-class error penalties of two triples (Welch; predicted: first > 0, second none)",
+  "F6": "F6, subset vs MNIST: accuracy penalties (Welch; predicted < 0: the subset loses more)",
+}
+
+
+def _family_table(tests: list[Test]) -> str:
+  rows = []
+  for t in tests:
+    if t.result is None:
+      rows.append((t.label, ["not run", "", "", "", "not run"]))
+      continue
+    r = t.result
+    rows.append((t.label, [_pp(r), str(r["n"]), f"{r['p']:.3g}", f"{t.adjusted:.3g}", t.verdict()]))
+  return markdown_table(["difference, pp [95% CI]", "seeds", "p", "Holm p", "reading"], rows)
+
+
+def _bootstrap_rows(runs: ConfirmRuns) -> list:
+  """Two-way (seeds × test images) bootstrap intervals of the headline comparisons (F1, F2, F4)."""
+  rows = []
+  plan = runs.plan
+
+  def correct(results: list[dict]) -> np.ndarray | None:
+    preds = [training.decode_predictions(r) for r in results]
+    return None if any(p is None for p in preds) else np.stack(preds)
+
+  def add(label: str, name: str, treated: str, control: str, seeds, third: int | None) -> None:  # noqa: PLR0917
+    t, c = runs.cell(name, treated, seeds), runs.cell(name, control, seeds)
+    if t is None or c is None:
+      rows.append((label, ["not run"]))
+      return
+    labels = runs.test_labels(t[0])
+    pt, pc = correct(t), correct(c)
+    if pt is None or pc is None or labels is None:
+      rows.append((label, ["no per-image predictions"]))
+      return
+    keep = np.ones(len(labels), bool) if third is None else labels == _index(t[0], third)
+    sign = 1.0 if third is None else -1.0  # errors, not correct answers, for a class's error rate
+    diff = sign * ((pt[:, keep] == labels[keep]).astype(float) - (pc[:, keep] == labels[keep]).astype(float))
+    rows.append((label, [_pp(statistics.two_way_bootstrap(diff)) + f" ({keep.sum()} test images)"]))
+
+  for name, target in TARGETS.items():
+    add(f"F1 {SUBSET_LABELS[name]}: Mixup − ERM, accuracy", name, "mixup", "erm", plan.seeds, None)
+    add(
+      f"F2 {SUBSET_LABELS[name]}: Mixup − ERM, class-{target.third} error",
+      name,
+      "mixup",
+      "erm",
+      plan.seeds,
+      target.third,
+    )
+  for name in confirm.PAIR_SUBSETS:
+    target = TARGETS[name]
+    add(
+      f"F4 {SUBSET_LABELS[name]}: pair − control excluded, accuracy",
+      name,
+      "pair_excluded",
+      "matched_excluded",
+      plan.pair_seeds,
+      None,
+    )
+    add(
+      f"F4 {SUBSET_LABELS[name]}: pair − control excluded, class-{target.third} error",
+      name,
+      "pair_excluded",
+      "matched_excluded",
+      plan.pair_seeds,
+      target.third,
+    )
+  return rows
+
+
+def _index(result: dict, label: int) -> int:
+  return [str(c) for c in result["class_names"]].index(str(label))
+
+
+def class_delta_rows(
+  runs: ConfirmRuns, arms: Sequence[str], regime: str = REGIME, names=tuple(TARGETS)
+) -> tuple[list, dict]:
+  """Per-class test error, arm − ERM (pp, paired 95% CI), for each subset; also the intervals for the figure."""
+  rows, figure = [], {}
+  for name in names:
+    seeds = runs.plan.pair_seeds if regime != REGIME else runs.plan.seeds
+    for arm in arms:
+      arm_seeds = seeds
+      if arm in ("mixup_filtered", "mixup_random_drop") and name != "689":
+        arm_seeds = runs.plan.filter_seeds
+      if arm in ("pair_excluded", "matched_excluded"):
+        if name not in confirm.PAIR_SUBSETS:
+          continue
+        arm_seeds = runs.plan.pair_seeds
+      t, e = runs.cell(name, arm, arm_seeds, regime), runs.cell(name, "erm", arm_seeds, regime)
+      if t is None or e is None:
+        rows.append((f"{SUBSET_LABELS[name]} {ARM_LABELS[arm]}", ["not run"]))
+        continue
+      classes = [str(c) for c in t[0]["class_names"]]
+      cells = []
+      for k, c in enumerate(classes):
+        i = statistics.t_interval(_per_seed(t, e, lambda r, k=k: statistics.class_errors(r)[k]))
+        figure[(name, arm, c)] = i
+        cells.append(f"{c}: {_pp(i)}")
+      rows.append((f"{SUBSET_LABELS[name]} {ARM_LABELS[arm]} ({len(t)} seeds)", ["; ".join(cells)]))
+  return rows, figure
+
+
+def _exploratory(runs: ConfirmRuns) -> list[str]:
+  plan = runs.plan
+  rows = []
+  for name, target in TARGETS.items():
+    seeds = plan.seeds if name == "689" else plan.filter_seeds
+    t, m = runs.cell(name, "mixup_filtered", seeds), runs.cell(name, "mixup", seeds)
+    if t is not None and m is not None:
+      acc = statistics.t_interval(_per_seed(t, m, _acc))
+      err = statistics.t_interval(_per_seed(t, m, _third(target.third)))
+      rows.append((f"{SUBSET_LABELS[name]}: dropped − Mixup", [_pp(acc), _pp(err)]))
+  for name in confirm.PAIR_SUBSETS:
+    target = TARGETS[name]
+    for arm in ("pair_excluded", "matched_excluded"):
+      for ref in ("mixup", "erm"):
+        t, r = runs.cell(name, arm, plan.pair_seeds), runs.cell(name, ref, plan.pair_seeds)
+        if t is not None and r is not None:
+          acc = statistics.t_interval(_per_seed(t, r, _acc))
+          err = statistics.t_interval(_per_seed(t, r, _third(target.third)))
+          rows.append((f"{SUBSET_LABELS[name]}: {ARM_LABELS[arm]} − {ARM_LABELS[ref]}", [_pp(acc), _pp(err)]))
+  e1 = []
+  target = TARGETS["689"]
+  for treated, control in (
+    ("pair_excluded", "matched_excluded"),
+    ("mixup", "erm"),
+    ("pair_excluded", "mixup"),
+    ("matched_excluded", "mixup"),
+  ):
+    t, c = runs.cell("689", treated, plan.pair_seeds, "e1"), runs.cell("689", control, plan.pair_seeds, "e1")
+    if t is None or c is None:
+      e1.append((f"{ARM_LABELS[treated]} − {ARM_LABELS[control]}", ["not run", "not run"]))
+      continue
+    acc = statistics.t_interval(_per_seed(t, c, _acc))
+    err = statistics.t_interval(_per_seed(t, c, _third(target.third)))
+    e1.append(
+      (
+        f"{ARM_LABELS[treated]} − {ARM_LABELS[control]}",
+        [f"{_pp(acc)} (p {acc['p']:.2g})", f"{_pp(err)} (p {err['p']:.2g})"],
+      )
+    )
+  return [
+    "### Exploratory (not in the plan's families: no correction)",
+    "",
+    "Raw regime, fresh seeds; test accuracy and the third class's test error, pp [paired 95% CI]:",
+    "",
+    markdown_table(["accuracy", "third-class error"], rows),
+    "",
+    "The pair test in the 1-epoch regime (normalized inputs), {6,8,9},"
+    f" seeds {plan.pair_seeds[0]}-{plan.pair_seeds[-1]}:",
+    "",
+    markdown_table(["accuracy", "class-8 error"], e1),
+    "",
+  ]
+
+
+def _shares(full: training.SplitData) -> list[str]:
+  """The share of Mixup's mixes each exclusion removes (from the training split's class sizes)."""
+  rows = []
+  for name in confirm.PAIR_SUBSETS:
+    target = TARGETS[name]
+    sizes = {c: int(np.sum(full.train.labels == full.train.source_classes.index(c))) for c in SUBSETS[name]}
+    total = sum(sizes.values())
+    share = {p: 2 * sizes[p[0]] * sizes[p[1]] / total**2 for p in (target.pair, target.control)}
+    rows.append(
+      (
+        SUBSET_LABELS[name],
+        [
+          f"{target.pair[0]}+{target.pair[1]}: {100 * share[target.pair]:.1f}%",
+          f"{target.control[0]}+{target.control[1]}: {100 * share[target.control]:.1f}%",
+        ],
+      )
+    )
+  return [
+    "Mixes each exclusion removes (expected share of one epoch's pairs, from the class sizes):",
+    "",
+    markdown_table(["top pair excluded", "control pair excluded"], rows),
+    "",
+  ]
+
+
+def _figure(figure: dict, root: str) -> None:
+  import matplotlib  # noqa: PLC0415
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt  # noqa: PLC0415
+
+  arms = ("mixup", "mixup_filtered", "mixup_random_drop", "pair_excluded", "matched_excluded")
+  fig, axes = plt.subplots(1, len(TARGETS), figsize=(4 * len(TARGETS), 3.4), sharey=True)
+  for ax, name in zip(axes, TARGETS, strict=True):
+    classes = [c for n, a, c in figure if n == name and a == "mixup"]
+    for j, arm in enumerate(arms):
+      for k, c in enumerate(classes):
+        i = figure.get((name, arm, c))
+        if i is None:
+          continue
+        x = k + (j - 2) * 0.15
+        ax.errorbar(
+          x,
+          100 * i["mean"],
+          yerr=[[100 * (i["mean"] - i["low"])], [100 * (i["high"] - i["mean"])]],
+          fmt="o",
+          ms=3,
+          color=f"C{j}",
+          label=ARM_LABELS[arm] if k == 0 else None,
+        )
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set_xticks(
+      range(len(classes)),
+      [f"class {c}" + (" (third)" if c == str(TARGETS[name].third) else "") for c in classes],
+      fontsize=7,
+    )
+    ax.set_title(f"{SUBSET_LABELS[name]}, raw regime")
+  axes[0].set_ylabel("test error − ERM's, pp (paired 95% CI)")
+  axes[-1].legend(fontsize=6)
+  fig.tight_layout()
+  fig.savefig(os.path.join(root, "confirm_classes.png"), dpi=120)
+  plt.close(fig)
+
+
+def section(plan: Round, base: TrainConfig, root: str, full: training.SplitData) -> tuple[str, set]:
+  """The report's "Confirmatory round" section (and the figure `confirm_classes.png`); returns it and the missing runs.
+
+  Args:
+    full: the dataset with every class, both splits whole (runs' splits are cut from it).
+  """
+  runs = ConfirmRuns(plan, base, root, full)
+  fams = families(runs)
+  text = [
+    "## 0. The confirmatory round (preregistered: `results/science/PLAN.md`)",
+    "",
+    f"Fresh seeds {plan.seeds[0]}-{plan.seeds[-1]} (F3 on the other subsets, F4 and the swap:"
+    f" {plan.filter_seeds[0]}-{plan.filter_seeds[-1]}; MNIST {plan.mnist_seeds[0]}-{plan.mnist_seeds[-1]}),"
+    " raw regime (one epoch, 0-255 inputs). Everything in this subsection's family tables is **confirmatory**;"
+    " the sections after it (seeds 0-4, the session grid) and the tables marked exploratory are **exploratory**."
+    ' Holm-adjusted within each family (familywise α = 0.05); "excludes effects outside [a, b]" is the 95%'
+    " interval: a true effect beyond it is unlikely, one inside it is not ruled out.",
+    "",
+  ]
+  for family, tests in fams.items():
+    missing = sum(t.result is None for t in tests)
+    note = f" **Incomplete: {missing} of {len(tests)} tests not run; Holm over the rest.**" if missing else ""
+    text += [f"### {FAMILY_LABELS[family]}", "", _family_table(tests) + ("\n\n" + note.strip() if note else ""), ""]
+  text += [
+    "### Test-set sampling error: two-way bootstrap (seeds × test images, 2,000 resamples)",
+    "",
+    markdown_table(["difference, pp [95% percentile interval]"], _bootstrap_rows(runs)),
+    "",
+    *_shares(full),
+  ]
+  rows, figure = class_delta_rows(
+    runs, ("mixup", "mixup_filtered", "mixup_random_drop", "pair_excluded", "matched_excluded")
+  )
+  text += [
+    "### Per-class test error, arm − ERM (raw regime, fresh seeds; exploratory beyond F2)",
+    "",
+    "pp [paired 95% CI] per class; figure `confirm_classes.png`.",
+    "",
+    markdown_table(["class: difference"], rows),
+    "",
+    *_exploratory(runs),
+  ]
+  if runs.missing:
+    text += [
+      f"**Incomplete: {len(runs.missing)} confirmatory runs not saved** (run `science_main.py --round=confirm` again);"
+      " the first: " + ", ".join(sorted(runs.missing)[:5]) + ".",
+      "",
+    ]
+  if figure:
+    _figure(figure, root)
+  return "\n".join(text), runs.missing

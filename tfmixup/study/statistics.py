@@ -1,0 +1,92 @@
+"""The study's statistics, in one place: t intervals and tests, Welch, Holm, a two-way bootstrap, class errors.
+
+Runs are paired by seed (same seed: same initial weights and first pass);
+differences between datasets compare independent runs (Welch). The two-way
+bootstrap resamples seeds and test images together, so that the sampling
+error of the test set (a few thousand images) is inside the interval too.
+"""
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import stats
+
+
+def t_interval(values: Sequence[float]) -> dict:
+  """Mean of `values` with a 95% t interval and the two-sided p of "mean = 0".
+
+  Returns:
+    {"mean", "low", "high", "n", "sd", "p"} (interval, sd and p NaN for n < 2;
+    p 1.0 when every value is 0, NaN-free).
+  """
+  values = np.asarray(values, float)
+  n = len(values)
+  mean = float(np.mean(values)) if n else float("nan")
+  if n < 2:
+    return {"mean": mean, "low": float("nan"), "high": float("nan"), "n": n, "sd": float("nan"), "p": float("nan")}
+  sd = float(np.std(values, ddof=1))
+  se = sd / np.sqrt(n)
+  half = float(stats.t.ppf(0.975, n - 1) * se)
+  p = float(2 * stats.t.sf(abs(mean) / se, n - 1)) if se > 0 else (1.0 if mean == 0 else 0.0)
+  return {"mean": mean, "low": mean - half, "high": mean + half, "n": n, "sd": sd, "p": p}
+
+
+def welch(a: Sequence[float], b: Sequence[float]) -> dict:
+  """Mean(a) - mean(b) with a 95% Welch interval and its two-sided p (independent samples)."""
+  a, b = np.asarray(a, float), np.asarray(b, float)
+  va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
+  se = float(np.sqrt(va + vb))
+  df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if se > 0 else 1.0
+  mean = float(np.mean(a) - np.mean(b))
+  half = float(stats.t.ppf(0.975, df) * se)
+  p = float(2 * stats.t.sf(abs(mean) / se, df)) if se > 0 else (1.0 if mean == 0 else 0.0)
+  return {"mean": mean, "low": mean - half, "high": mean + half, "n": min(len(a), len(b)), "p": p}
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+  """Holm's step-down adjusted p-values (familywise error), in the input's order.
+
+  The i-th smallest p is multiplied by (m - i), then made non-decreasing and capped at 1.
+  """
+  p = np.asarray(pvalues, float)
+  m = len(p)
+  order = np.argsort(p, kind="stable")
+  adjusted = np.empty(m)
+  running = 0.0
+  for rank, i in enumerate(order):
+    running = max(running, min(1.0, (m - rank) * p[i]))
+    adjusted[i] = running
+  return adjusted.tolist()
+
+
+def two_way_bootstrap(differences: np.ndarray, resamples: int = 2000, seed: int = 0) -> dict:
+  """The mean of a seeds × test images matrix, with a 95% percentile interval resampling both.
+
+  Args:
+    differences: float `[S, T]`: per seed (paired runs) and test image, the
+      treated run's outcome minus the control's (e.g. correct: 1/0).
+    resamples: bootstrap draws.
+    seed: the generator's seed (the interval is reproducible).
+
+  Returns:
+    {"mean", "low", "high", "n": S, "images": T}.
+  """
+  d = np.asarray(differences, float)
+  s, t = d.shape
+  rng = np.random.default_rng(seed)
+  w_seed = rng.multinomial(s, np.full(s, 1 / s), size=resamples)  # [R, S]
+  w_image = rng.multinomial(t, np.full(t, 1 / t), size=resamples)  # [R, T]
+  means = np.einsum("rs,st,rt->r", w_seed, d, w_image) / (s * t)
+  low, high = np.percentile(means, [2.5, 97.5])
+  return {"mean": float(d.mean()), "low": float(low), "high": float(high), "n": s, "images": t}
+
+
+def class_errors(result: dict) -> np.ndarray:
+  """Per class (in the run's class order), the share of its test images called anything else, `[K]`."""
+  counts = np.asarray(result["test_confusion"], float)
+  return 1.0 - np.diag(counts) / counts.sum(axis=1)
+
+
+def class_error(result: dict, label: int) -> float:
+  """The test error rate of one class, by its original label (a `class_names` entry)."""
+  return float(class_errors(result)[[str(c) for c in result["class_names"]].index(str(label))])
