@@ -129,9 +129,9 @@ class ConfirmReportTest(tf.test.TestCase):
 
   def test_verdicts(self):
     supports = confirm_report.Test("F", "x", +1, {"mean": 0.1, "low": 0.05, "high": 0.15, "p": 0.001}, adjusted=0.004)
-    self.assertEqual(supports.verdict(), "supports intrusion")
+    self.assertEqual(supports.verdict(), "as predicted")
     against = confirm_report.Test("F", "x", -1, {"mean": 0.1, "low": 0.05, "high": 0.15, "p": 0.001}, adjusted=0.004)
-    self.assertEqual(against.verdict(), "contradicts intrusion")
+    self.assertEqual(against.verdict(), "opposite to the prediction")
     null = confirm_report.Test("F", "x", -1, {"mean": 0.01, "low": -0.02, "high": 0.04, "p": 0.4}, adjusted=0.8)
     self.assertEqual(null.verdict(), "inconclusive: excludes effects outside [-2.00, +4.00] pp")
     self.assertEqual(confirm_report.Test("F", "x", 1, None).verdict(), "not run")

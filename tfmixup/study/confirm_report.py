@@ -3,9 +3,12 @@
 Every number here comes from the saved runs of `confirm.phases`; the plan
 (hypotheses, endpoints, families, seeds) is `results/science/PLAN.md`,
 committed before the runs. Each family's p-values are Holm-adjusted over
-the tests it has; a test reads "supports" (adjusted p < 0.05, in the
-predicted direction), "contradicts" (adjusted p < 0.05, the other way) or
-"inconclusive", with the interval that says which effects it excludes.
+the tests it has; a test reads "as predicted" (adjusted p < 0.05, in the
+direction intrusion predicts), "opposite to the prediction" (adjusted
+p < 0.05, the other way) or "inconclusive", with the interval that says
+which effects it excludes. "As predicted" is not proof of intrusion: F1
+and F2 are what intrusion predicts, but other causes predict them too;
+F3-F5 are the tests that separate them.
 """
 
 import dataclasses
@@ -113,9 +116,9 @@ class Test:
       return "not run"
     excluded = f"excludes effects outside [{100 * r['low']:+.2f}, {100 * r['high']:+.2f}] pp"
     if self.adjusted < ALPHA and self.predicted and np.sign(r["mean"]) == self.predicted:
-      return "supports intrusion"
+      return "as predicted"
     if self.adjusted < ALPHA and self.predicted:
-      return "contradicts intrusion"
+      return "opposite to the prediction"
     if self.adjusted < ALPHA:
       return "a difference (none predicted)"
     return f"inconclusive: {excluded}"
