@@ -5,11 +5,15 @@ them directly. Library code never reads flags.
 """
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
+
+from tfmixup import numeric
 
 if TYPE_CHECKING:
   from tfmixup.datasets import Schedule
@@ -136,6 +140,7 @@ class TrainConfig:
   def __post_init__(self) -> None:
     from tfmixup import methods  # noqa: PLC0415 - the registry imports TensorFlow
 
+    self._python_numbers()
     method = methods.get(self.method)  # raises ConfigError listing the names
     for name in ("alpha", "cutmix_alpha"):
       value = getattr(self, name)
@@ -188,6 +193,15 @@ class TrainConfig:
     if method.check_config is not None:
       method.check_config(self)
 
+  def _python_numbers(self) -> None:
+    """numpy scalars (and ints for float fields) as Python numbers, so checks, equality and JSON treat them alike."""
+    for field in dataclasses.fields(self):
+      value = getattr(self, field.name)
+      if field.type is float and numeric.real(value) is not None:
+        object.__setattr__(self, field.name, numeric.real(value))
+      elif field.type in (int, int | None) and numeric.integer(value) is not None:
+        object.__setattr__(self, field.name, numeric.integer(value))
+
   def _check_regime(self) -> None:
     """The training-length and input-scale knobs of the study's regimes."""
     ranges = (
@@ -236,6 +250,25 @@ class TrainConfig:
       if getattr(self, field) != defaults[field].default:
         parts.append(f"{tag}{getattr(self, field):g}")
     return "-".join(parts) + f"-seed{self.seed}"
+
+  @property
+  def config_hash(self) -> str:
+    """10 hex digits of SHA-256 over the fields away from their defaults (`to_dict`, sorted keys, JSON).
+
+    Every field counts, so configs that differ in anything differ here; a
+    field added later with a default leaves every existing hash as it was.
+    """
+    defaults = {f.name: f.default for f in dataclasses.fields(self)}
+    changed = {name: value for name, value in self.to_dict().items() if value != defaults[name]}
+    text = json.dumps(changed, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+  @property
+  def run_id(self) -> str:
+    """The run's identity in file names: `run_name` (readable) and `config_hash` (everything), e.g.
+    "mnist-47-erm-seed0-1a2b3c4d5e". Runs saved by tfmixup 0.2.0-0.5.0 are named by `run_name` alone
+    (`tfmixup.training.result_path` still finds them)."""
+    return f"{self.run_name}-{self.config_hash}"
 
   def to_dict(self) -> dict:
     d = dataclasses.asdict(self)
