@@ -188,6 +188,7 @@ class TrainConfig:
       object.__setattr__(self, "classes", classes)
     if self.off_last > self.epochs:
       raise ConfigError(f"off_last={self.off_last} is more than the {self.epochs} epochs")
+    self._check_schedule_mixes()
     if (self.mix_start or self.mix_on or self.off_last) and not method.mixes:  # (without importing TensorFlow)
       raise ConfigError(f"mix_start, mix_on, mix_off and off_last need a mixing method, not {self.method!r}")
     if method.check_config is not None:
@@ -201,6 +202,15 @@ class TrainConfig:
         object.__setattr__(self, field.name, numeric.real(value))
       elif field.type in (int, int | None) and numeric.integer(value) is not None:
         object.__setattr__(self, field.name, numeric.integer(value))
+
+  def _check_schedule_mixes(self) -> None:
+    """A schedule (mix_start, mix_on/mix_off, off_last) must leave at least one epoch that mixes."""
+    # Epoch mix_start mixes whenever it is before the last off_last epochs (a cycle starts "on").
+    if (self.mix_start or self.off_last) and self.mix_start >= self.epochs - self.off_last:
+      raise ConfigError(
+        f"the schedule never mixes: mix_start={self.mix_start} and off_last={self.off_last} leave no epoch"
+        f" of {self.epochs} to mix; lower them or raise epochs"
+      )
 
   def _check_regime(self) -> None:
     """The training-length and input-scale knobs of the study's regimes."""
