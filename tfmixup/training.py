@@ -55,14 +55,29 @@ def load_data(config: TrainConfig) -> SplitData:
 
 
 def _sized(data: SplitData, config: TrainConfig) -> SplitData:
+  """The splits cut to the config's sizes; a size beyond the data is said in one line on stderr.
+
+  (The result's `train_examples` and `test_examples` record the sizes used.)
+  """
   train, test = data.train, data.test
   if config.train_per_class is not None:
+    smallest = int(np.min(np.bincount(train.labels, minlength=train.num_classes)))
+    if smallest < config.train_per_class:
+      _notice(f"train_per_class={config.train_per_class}, but a class has only {smallest:,} training images")
     train = train.take_per_class(config.train_per_class)
+  for name, size, split in (("train_size", config.train_size, "training"), ("test_size", config.test_size, "test")):
+    part = train if split == "training" else test
+    if size is not None and size > len(part):
+      _notice(f"{name}={size}, but the {split} split has {len(part):,} images: using all {len(part):,}")
   if config.train_size is not None:
     train = train.take(config.train_size)
   if config.test_size is not None:
     test = test.take(config.test_size)
   return SplitData(train=train, test=test)
+
+
+def _notice(line: str) -> None:
+  print(f"tfmixup: {line}", file=sys.stderr, flush=True)
 
 
 def data_for(config: TrainConfig, full: SplitData) -> SplitData:
