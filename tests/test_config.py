@@ -51,6 +51,9 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
     ("steps_float", dict(steps_per_execution=2.0), "steps_per_execution must be a positive integer"),
     ("classes", dict(classes=(6, 6)), "two or more distinct"),
     ("train_size", dict(train_size=0), "train_size must be a positive integer"),
+    ("negative_seed", dict(seed=-1), r"^seed must be an integer in \[0, 2\*\*32 - 1\] \(numpy's seeds\), got -1$"),
+    ("huge_seed", dict(seed=2**32), r"seed must be an integer in \[0, 2\*\*32 - 1\]"),
+    ("float_seed", dict(seed=1.5), r"seed must be an integer"),
   )
   def test_bad_config(self, kwargs, message):
     with self.assertRaisesRegex(ConfigError, message):

@@ -66,6 +66,14 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     ("bad_feed", ["--feed=gpu"], "--feed=gpu: value should be one of <auto|host|device>"),
     ("cutmix_device_feed", ["--method=cutmix", "--feed=device"], "method 'cutmix' has no device feed"),
     ("zero_steps", ["--steps_per_execution=0"], "--steps_per_execution=0"),
+    ("negative_seed", ["--seed=-1"], r"seed must be an integer in \[0, 2\*\*32 - 1\]"),
+    ("seeds_past_the_range", ["--seed=4294967295", "--runs=2"], r"got 4294967296$"),
+    ("never_mixes", ["--mixup", "--epochs=2", "--mix_start=2"], "the schedule never mixes: mix_start=2"),
+    (
+      "off_every_epoch",
+      ["--mixup", "--epochs=2", "--off_last=2"],
+      "the schedule never mixes: mix_start=0 and off_last=2",
+    ),
   )
   def test_bad_flags(self, args, message):
     self.assertOneLineError(run_main(*args), message)

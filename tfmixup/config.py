@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 JIT_CHOICES = ("auto", "true", "false")
 FEED_CHOICES = ("auto", "host", "device")
+MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed seeds numpy, which takes [0, 2**32 - 1]
 
 
 class ConfigError(ValueError):
@@ -159,6 +160,7 @@ class TrainConfig:
         raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
     if self.mix_off and not self.mix_on:
       raise ConfigError(f"mix_off={self.mix_off} needs mix_on: the epochs on per cycle")
+    self._check_seed()
     for name in ("epochs", "batch_size"):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -202,6 +204,10 @@ class TrainConfig:
         object.__setattr__(self, field.name, numeric.real(value))
       elif field.type in (int, int | None) and numeric.integer(value) is not None:
         object.__setattr__(self, field.name, numeric.integer(value))
+
+  def _check_seed(self) -> None:
+    if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+      raise ConfigError(f"seed must be an integer in [0, 2**32 - 1] (numpy's seeds), got {self.seed!r}")
 
   def _check_schedule_mixes(self) -> None:
     """A schedule (mix_start, mix_on/mix_off, off_last) must leave at least one epoch that mixes."""

@@ -10,6 +10,7 @@ a `TrainConfig` to the library, results out; the work is in
 `tfmixup.training`.
 """
 
+import dataclasses
 import math
 import os
 import sys
@@ -176,6 +177,7 @@ def main(argv: list[str]) -> None:
     sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
   try:
     config = _config()
+    dataclasses.replace(config, seed=config.seed + _RUNS.value - 1)  # the last run's seed is checked too
   except config_lib.ConfigError as e:
     sys.exit(f"{program}: error: {e}")
   # Imported here so that flag and config errors are reported before TensorFlow loads (quietly: startup.py).
