@@ -276,11 +276,10 @@ def _stored_config(path: str) -> TrainConfig | None:
 
 def _file_name(output_dir: str, config: TrainConfig) -> str:
   """The run's results and model file name: `config.run_id`, or `config.run_name` where a result of this
-  config was saved under it by tfmixup 0.2.0-0.5.0 (and none under `run_id`), so that older results, and
+  config was saved under it by tfmixup 0.2.0-0.5.0 (and not under `run_id`), so that older results, and
   the model paths other configs name as their teacher, stay where they are."""
-  if not os.path.exists(os.path.join(output_dir, "runs", f"{config.run_id}.json")) and _legacy_name_holds(
-    output_dir, config
-  ):
+  new = os.path.join(output_dir, "runs", f"{config.run_id}.json")
+  if (not os.path.exists(new) or _stored_config(new) != config) and _legacy_name_holds(output_dir, config):
     return config.run_name
   return config.run_id
 
