@@ -53,8 +53,8 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(saved["versions"]["tfmixup"], tfmixup.__version__)
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
     self.assertEqual(saved["versions"]["git_commit"].removesuffix("-dirty"), head.stdout.strip())
-    self.assertNotEmpty(os.listdir(os.path.join(output_dir, "tensorboard", config.run_name)))
-    self.assertTrainingExamplesWritten(os.path.join(output_dir, "tensorboard", config.run_name, "examples"), config)
+    self.assertNotEmpty(os.listdir(os.path.join(output_dir, "tensorboard", config.run_id)))
+    self.assertTrainingExamplesWritten(os.path.join(output_dir, "tensorboard", config.run_id, "examples"), config)
 
   def assertTrainingExamplesWritten(self, log_dir, config):
     """The TensorBoard image is the first training batch, as the model sees it, with its label weights."""
