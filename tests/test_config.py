@@ -1,5 +1,8 @@
 """The typed training config and the --subset syntax."""
 
+import json
+
+import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
@@ -33,6 +36,9 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
     ("mix_off", dict(method="mixup", mix_off=1), "mix_off=1 needs mix_on"),
     ("off_last", dict(method="mixup", epochs=2, off_last=3), "off_last=3 is more than the 2 epochs"),
     ("schedule_erm", dict(method="erm", off_last=1), "need a mixing method"),
+    ("start_past_end", dict(method="mixup", epochs=2, mix_start=2), r"^the schedule never mixes: mix_start=2 and"),
+    ("off_all", dict(method="mixup", epochs=2, off_last=2), "the schedule never mixes: mix_start=0 and off_last=2"),
+    ("start_in_off", dict(method="cutmix", epochs=3, mix_start=1, off_last=2), "the schedule never mixes"),
     ("alpha", dict(alpha=0.0), "alpha must be finite and > 0"),
     ("alpha_nan", dict(alpha=float("nan")), "alpha must be finite and > 0"),
     ("epochs", dict(epochs=0), "epochs must be a positive integer"),
@@ -45,10 +51,30 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
     ("steps_float", dict(steps_per_execution=2.0), "steps_per_execution must be a positive integer"),
     ("classes", dict(classes=(6, 6)), "two or more distinct"),
     ("train_size", dict(train_size=0), "train_size must be a positive integer"),
+    ("negative_seed", dict(seed=-1), r"^seed must be an integer in \[0, 2\*\*32 - 1\] \(numpy's seeds\), got -1$"),
+    ("huge_seed", dict(seed=2**32), r"seed must be an integer in \[0, 2\*\*32 - 1\]"),
+    ("float_seed", dict(seed=1.5), r"seed must be an integer"),
   )
   def test_bad_config(self, kwargs, message):
     with self.assertRaisesRegex(ConfigError, message):
       TrainConfig(**kwargs)
+
+  def test_a_schedule_with_one_mixing_epoch_is_fine(self):
+    config = TrainConfig(method="mixup", epochs=3, mix_start=1, off_last=1, mix_on=1, mix_off=5)
+    self.assertEqual(config.schedule().epochs_on(3), [1])
+
+  def test_numpy_scalars_are_python_numbers(self):
+    kwargs = dict(alpha=np.float32(0.5), label_smoothing=np.float64(0.1), seed=np.int64(3), epochs=np.int32(2))
+    config = TrainConfig(method="mixup", mix_start=np.int64(1), train_size=np.uint16(100), **kwargs)
+    want = TrainConfig(method="mixup", alpha=0.5, label_smoothing=0.1, seed=3, epochs=2, mix_start=1, train_size=100)
+    self.assertEqual(config, want)
+    self.assertEqual(json.loads(json.dumps(config.to_dict())), want.to_dict())
+    self.assertEqual(type(config.seed), int)
+    self.assertEqual(type(TrainConfig(input_scale=255).input_scale), float)
+    with self.assertRaisesRegex(ConfigError, "epochs must be a positive integer, got True"):
+      TrainConfig(epochs=True)
+    with self.assertRaisesRegex(ConfigError, "epochs must be a positive integer"):
+      TrainConfig(epochs=np.float32(2))
 
   def test_round_trip_and_names(self):
     config = TrainConfig(classes=(6, 8, 9), method="mixup", alpha=0.4, seed=3)

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
-from helpers import MNIST_DIR
+from helpers import MNIST_DIR, coded_arrays
 from scipy import stats
 
 from tfmixup import datasets, methods, training
@@ -292,6 +292,25 @@ class MethodsTest(tf.test.TestCase):
     config = TrainConfig(method="mixup_filtered", teacher="/nonexistent/erm.keras", classes=(0, 1))
     with self.assertRaisesRegex(ConfigError, r"^teacher model '/nonexistent/erm.keras' not found$"):
       training.training_stage(config, brightness_data())
+
+  def test_unreadable_or_mismatched_teacher_in_one_line(self):
+    tmp = self.create_tempdir().full_path
+    good = os.path.join(tmp, "good.keras")
+    keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(2)]).save(good)
+    truncated, text = os.path.join(tmp, "truncated.keras"), os.path.join(tmp, "text.keras")
+    with open(good, "rb") as f, open(truncated, "wb") as g:
+      g.write(f.read()[:300])
+    with open(text, "w") as f:
+      f.write("not a model\n")
+    data = coded_arrays(8, num_classes=2, shape=(28, 28, 1))
+    for path, message in (
+      (truncated, r"^teacher '.*truncated.keras' is not a readable Keras model \(not a .keras zip archive: trunc"),
+      (text, r"^teacher '.*text.keras' is not a readable Keras model \(not a .keras zip archive"),
+      (good, r"^teacher '.*good.keras' takes images of shape \[32, 32, 3\], the data's are \[28, 28, 1\]$"),
+    ):
+      config = TrainConfig(method="mixup_filtered", teacher=path, classes=(4, 7))
+      with self.assertRaisesRegex(ConfigError, message):
+        methods.judge(config, data)
 
   def test_flag_errors_are_one_line(self):
     # --teacher reaches the config (bad suffix), and a missing file is reported

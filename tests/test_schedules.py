@@ -49,6 +49,16 @@ class ScheduleTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(DataError, "epochs must be an integer >= 1"):
       Schedule.off_last(0, 0)
 
+  def test_numpy_integers(self):
+    got = Schedule(start=np.int64(1), stop=np.int32(9), on=np.uint8(2), off=np.int64(1))
+    self.assertEqual(got, Schedule(start=1, stop=9, on=2, off=1))
+    self.assertEqual({type(v) for v in (got.start, got.stop, got.on, got.off)}, {int})
+    self.assertEqual(Schedule.off_last(np.int64(1), np.int64(10)), Schedule(stop=9))
+    self.assertEqual(Schedule.off_last(1, np.int64(10)).epochs_on(10), list(range(9)))
+    for bad in (np.float64(1.0), np.bool_(True), True):
+      with self.assertRaisesRegex(DataError, "schedule start must be an integer >= 0"):
+        Schedule(start=bad)
+
 
 STAGES = {
   "mixup": datasets.mixup,

@@ -246,6 +246,65 @@ class BadArgumentsTest(tf.test.TestCase, parameterized.TestCase):
       datasets.mixup(infinite, batch_size=2, seed=0, num_classes=3)
 
 
+class EmptyImagesTest(tf.test.TestCase, parameterized.TestCase):
+  STAGES = {
+    "mixup": datasets.mixup,
+    "cutmix": datasets.cutmix,
+    "mixup_cutmix": datasets.mixup_cutmix,
+    "pair_sampling": datasets.pair_sampling,
+    "batches": datasets.batches,
+    "manifold_pairs": datasets.manifold_pairs,
+    "adamixup_batches": datasets.adamixup_batches,
+    "mixup_clean_half": datasets.mixup_clean_half,
+    "device_mixup": datasets.device_mixup,
+    "device_pair_sampling": datasets.device_pair_sampling,
+    "device_batches": datasets.device_batches,
+    "filtered": lambda data, **o: datasets.intrusion_filtered_mixup(
+      data, judge=lambda x: tf.zeros([1]), mode="drop", **o
+    ),
+  }
+
+  @parameterized.product(stage=list(STAGES), shape=[(0, 4, 1), (4, 0, 1), (4, 4, 0)])
+  def test_images_of_size_zero_fail_when_the_stage_is_built(self, stage, shape):
+    data = (np.zeros((4, *shape), np.float32), np.arange(4) % 2)
+    with self.assertRaisesRegex(DataError, r"^arrays: images must be at least 1x1 with a channel, got \[H, W, C\]"):
+      self.STAGES[stage](data, batch_size=2, seed=0, num_classes=2)
+
+  @parameterized.parameters("mixup", "cutmix", "mixup_cutmix", "pair_sampling")
+  def test_dataset_of_images_of_size_zero_fails_when_the_stage_is_built(self, stage):
+    dataset = tf.data.Dataset.from_tensor_slices((np.zeros((4, 2, 0, 1), np.float32), np.arange(4) % 2))
+    with self.assertRaisesRegex(DataError, r"^dataset: images must be at least 1x1 with a channel"):
+      self.STAGES[stage](dataset, batch_size=2, seed=0, num_classes=2)
+
+
+class NumpyScalarsTest(tf.test.TestCase):
+  def test_numpy_scalars_where_python_numbers_go(self):
+    python = dict(batch_size=4, seed=3, alpha=0.5, label_smoothing=0.25, initial_epoch=1, num_classes=3)
+    numpy = dict(
+      batch_size=np.int64(4),
+      seed=np.int32(3),
+      alpha=np.float32(0.5),
+      label_smoothing=np.float32(0.25),
+      initial_epoch=np.int64(1),
+      num_classes=np.int64(3),
+    )
+    for stage in (datasets.mixup, datasets.cutmix):
+      want = next(iter(stage(coded_arrays(8), **python)))
+      got = next(iter(stage(coded_arrays(8), schedule=datasets.Schedule(start=np.int64(0)), **numpy)))
+      self.assertAllEqual(got[0], want[0])
+      self.assertAllEqual(got[1], want[1])
+    with self.assertRaisesRegex(DataError, r"label_smoothing must be a number in \[0, 1\), got np.float32\(1.0\)"):
+      datasets.mixup(coded_arrays(8), batch_size=4, seed=0, label_smoothing=np.float32(1.0))
+    with self.assertRaisesRegex(DataError, "label_smoothing must be a number"):
+      datasets.mixup(coded_arrays(8), batch_size=4, seed=0, label_smoothing=np.bool_(False))
+    feed = datasets.device_mixup(
+      coded_arrays(8), batch_size=np.int64(4), seed=np.int64(0), label_smoothing=np.float32(0.1)
+    )
+    self.assertLen(list(feed.batches()), 2)
+    manifold = datasets.manifold_pairs(coded_arrays(8), batch_size=np.int64(4), seed=0, label_smoothing=np.float16(0.1))
+    self.assertLen(list(manifold), 2)
+
+
 class KerasTest(tf.test.TestCase):
   def test_feeds_a_keras_model(self):
     import keras  # noqa: PLC0415

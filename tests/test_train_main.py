@@ -18,6 +18,7 @@ from tfmixup import training
 from tfmixup.config import TrainConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QUICK = (f"--data_dir={MNIST_DIR}", "--train_size=64")  # where the old code trained: briefly
 
 
 def run_main(*args, cwd=None, env=None):
@@ -36,8 +37,7 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
   def assertOneLineError(self, proc, message):
     self.assertNotEqual(proc.returncode, 0, msg=proc.stdout + proc.stderr)
     self.assertNotIn("Traceback", proc.stderr)
-    # The program's own error is one line. (TensorFlow's C++ start-up lines,
-    # oneDNN and CUDA probing, also reach stderr; absl adds a --help hint.)
+    # The program's own error is one line. (absl adds a --help hint.)
     errors = [line for line in proc.stderr.splitlines() if line.startswith(("train_main.py: error", "FATAL"))]
     self.assertLen(errors, 1, msg=proc.stderr)
     self.assertRegex(errors[0], message)
@@ -67,6 +67,14 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     ("bad_feed", ["--feed=gpu"], "--feed=gpu: value should be one of <auto|host|device>"),
     ("cutmix_device_feed", ["--method=cutmix", "--feed=device"], "method 'cutmix' has no device feed"),
     ("zero_steps", ["--steps_per_execution=0"], "--steps_per_execution=0"),
+    ("negative_seed", ["--seed=-1"], r"seed must be an integer in \[0, 2\*\*32 - 1\]"),
+    ("seeds_past_the_range", [*QUICK, "--seed=4294967295", "--runs=2"], r"got 4294967296$"),
+    ("never_mixes", ["--mixup", "--epochs=2", "--mix_start=2", *QUICK], "the schedule never mixes: mix_start=2"),
+    (
+      "off_every_epoch",
+      ["--mixup", "--epochs=2", "--off_last=2", *QUICK],
+      "the schedule never mixes: mix_start=0 and off_last=2",
+    ),
   )
   def test_bad_flags(self, args, message):
     self.assertOneLineError(run_main(*args), message)
@@ -210,6 +218,8 @@ class MainRunTest(tf.test.TestCase):
       "--train_size=2000",
     )
     self.assertEqual(proc.returncode, 0, msg=proc.stderr[-3000:])
+    for noise in ("absl::InitializeLog", "cudart_stub", "cuInit", "cpu_feature_guard", "oneDNN"):
+      self.assertNotIn(noise, proc.stderr)  # TensorFlow's start-up lines (even at TF_CPP_MIN_LOG_LEVEL=2, conftest)
     self.assertIn("| | {6,8,9} |", proc.stdout)
     self.assertRegex(proc.stdout, r"\| Mixup \| \d+\.\d ± \d+\.\d% \(\d+\.\d ± \d+\.\d%\) \|")
     self.assertLen(os.listdir(os.path.join(out, "runs")), 2)

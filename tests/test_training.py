@@ -1,6 +1,8 @@
 """End to end on real MNIST (../shared/mnist): the training library learns with every method."""
 
+import contextlib
 import dataclasses
+import io
 import json
 import os
 import subprocess
@@ -9,7 +11,7 @@ from unittest import mock
 import keras
 import tensorflow as tf
 from absl.testing import parameterized
-from helpers import MNIST_DIR
+from helpers import MNIST_DIR, coded_arrays
 
 import tfmixup
 from tfmixup import backend, summaries, training
@@ -51,8 +53,8 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(saved["versions"]["tfmixup"], tfmixup.__version__)
     head = subprocess.run(["git", "-C", ROOT, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
     self.assertEqual(saved["versions"]["git_commit"].removesuffix("-dirty"), head.stdout.strip())
-    self.assertNotEmpty(os.listdir(os.path.join(output_dir, "tensorboard", config.run_name)))
-    self.assertTrainingExamplesWritten(os.path.join(output_dir, "tensorboard", config.run_name, "examples"), config)
+    self.assertNotEmpty(os.listdir(os.path.join(output_dir, "tensorboard", config.run_id)))
+    self.assertTrainingExamplesWritten(os.path.join(output_dir, "tensorboard", config.run_id, "examples"), config)
 
   def assertTrainingExamplesWritten(self, log_dir, config):
     """The TensorBoard image is the first training batch, as the model sees it, with its label weights."""
@@ -155,3 +157,21 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     # With several workers or devices, "auto" keeps the stage (the device feed does not shard).
     several = training.resolve_feed(TrainConfig(method=method, feed=feed), info, num_workers=2)
     self.assertEqual(several, "host" if feed == "auto" else feed)
+
+
+class SizesTest(tf.test.TestCase):
+  def test_a_size_beyond_the_data_is_said_in_one_line(self):
+    full = training.SplitData(train=coded_arrays(30, num_classes=3), test=coded_arrays(12, num_classes=3))
+    config = TrainConfig(train_size=100_000, test_size=5, data_dir="x")
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+      data = training.data_for(config, full)
+    self.assertEqual((len(data.train), len(data.test)), (30, 5))
+    self.assertEqual(err.getvalue(), "tfmixup: train_size=100000, but the training split has 30 images: using all 30\n")
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+      training.data_for(TrainConfig(train_per_class=11, test_size=20), full)
+    lines = err.getvalue().splitlines()
+    self.assertEqual(lines[0], "tfmixup: train_per_class=11, but a class has only 10 training images")
+    self.assertEqual(lines[1], "tfmixup: test_size=20, but the test split has 12 images: using all 12")
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+      training.data_for(TrainConfig(train_size=30, train_per_class=10), full)
+    self.assertEqual(err.getvalue(), "")

@@ -3,7 +3,7 @@
 A run with an output directory saves, after every finished epoch, the model's
 and the optimizer's variables (`epoch-NNNN.weights.h5`) and a small JSON
 (`epoch-NNNN.json`: the epoch, the config, the per-epoch history so far and
-the weights file's SHA-256) under `<output_dir>/checkpoints/<run_name>/`,
+the weights file's SHA-256) under `<output_dir>/checkpoints/<run_id>/` (`TrainConfig.run_id`),
 each written atomically (`outputs.write_atomic`). The two newest are kept, so
 that a damaged newest one (a partial copy, a disk fault) falls back to the
 one before. A finished run's checkpoints are removed once its results JSON is
@@ -113,7 +113,7 @@ class RunCheckpoint:
   """The checkpoints of one run (see the module docstring).
 
   Args:
-    directory: `<output_dir>/checkpoints/<run_name>`.
+    directory: `<output_dir>/checkpoints/<run_id>`.
     config: the run's config as a dict; a checkpoint of another config is
       never restored.
     write: whether this process writes (False on multi-worker non-chiefs).

@@ -5,17 +5,22 @@ them directly. Library code never reads flags.
 """
 
 import dataclasses
+import hashlib
+import json
 import math
 import os
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from tfmixup import numeric
+
 if TYPE_CHECKING:
   from tfmixup.datasets import Schedule
 
 JIT_CHOICES = ("auto", "true", "false")
 FEED_CHOICES = ("auto", "host", "device")
+MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed seeds numpy, which takes [0, 2**32 - 1]
 
 
 class ConfigError(ValueError):
@@ -62,6 +67,11 @@ def parse_pairs(text: str) -> tuple[tuple[int, int], ...]:
 def subset_name(classes: Sequence[int] | None) -> str:
   """The inverse of `parse_subset`: "all" or the digits, e.g. "689"."""
   return "all" if classes is None else "".join(str(c) for c in classes)
+
+
+def _as_json(value: object) -> object:
+  """Tuples as lists, recursively, as `json` and `TrainConfig.to_dict` give them."""
+  return [_as_json(v) for v in value] if isinstance(value, tuple | list) else value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,9 +161,10 @@ class TrainConfig:
   teacher: str = "nn"
   exclude_pairs: tuple[tuple[int, int], ...] = ()
 
-  def __post_init__(self) -> None:
+  def __post_init__(self) -> None:  # noqa: PLR0915 - one check per field, in field order
     from tfmixup import methods  # noqa: PLC0415 - the registry imports TensorFlow
 
+    self._python_numbers()
     method = methods.get(self.method)  # raises ConfigError listing the names
     for name in ("alpha", "cutmix_alpha"):
       value = getattr(self, name)
@@ -172,6 +183,7 @@ class TrainConfig:
         raise ConfigError(f"{name} must be an integer >= 0, got {value!r}")
     if self.mix_off and not self.mix_on:
       raise ConfigError(f"mix_off={self.mix_off} needs mix_on: the epochs on per cycle")
+    self._check_seed()
     for name in ("epochs", "batch_size"):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -202,10 +214,33 @@ class TrainConfig:
     self._check_pairs(method)
     if self.off_last > self.epochs:
       raise ConfigError(f"off_last={self.off_last} is more than the {self.epochs} epochs")
+    self._check_schedule_mixes()
     if (self.mix_start or self.mix_on or self.off_last) and not method.mixes:  # (without importing TensorFlow)
       raise ConfigError(f"mix_start, mix_on, mix_off and off_last need a mixing method, not {self.method!r}")
     if method.check_config is not None:
       method.check_config(self)
+
+  def _python_numbers(self) -> None:
+    """numpy scalars (and ints for float fields) as Python numbers, so checks, equality and JSON treat them alike."""
+    for field in dataclasses.fields(self):
+      value = getattr(self, field.name)
+      if field.type is float and numeric.real(value) is not None:
+        object.__setattr__(self, field.name, numeric.real(value))
+      elif field.type in (int, int | None) and numeric.integer(value) is not None:
+        object.__setattr__(self, field.name, numeric.integer(value))
+
+  def _check_seed(self) -> None:
+    if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
+      raise ConfigError(f"seed must be an integer in [0, 2**32 - 1] (numpy's seeds), got {self.seed!r}")
+
+  def _check_schedule_mixes(self) -> None:
+    """A schedule (mix_start, mix_on/mix_off, off_last) must leave at least one epoch that mixes."""
+    # Epoch mix_start mixes whenever it is before the last off_last epochs (a cycle starts "on").
+    if (self.mix_start or self.off_last) and self.mix_start >= self.epochs - self.off_last:
+      raise ConfigError(
+        f"the schedule never mixes: mix_start={self.mix_start} and off_last={self.off_last} leave no epoch"
+        f" of {self.epochs} to mix; lower them or raise epochs"
+      )
 
   def _check_regime(self) -> None:
     """The training-length and input-scale knobs of the study's regimes."""
@@ -283,6 +318,26 @@ class TrainConfig:
     if self.exclude_pairs:
       parts.append("xp" + "_".join(f"{a}.{b}" for a, b in self.exclude_pairs))
     return "-".join(parts) + f"-seed{self.seed}"
+
+  @property
+  def config_hash(self) -> str:
+    """10 hex digits of SHA-256 over the fields away from their defaults (`to_dict`, sorted keys, JSON).
+
+    Every field counts, so configs that differ in anything differ here; a
+    field added later with a default leaves every existing hash as it was.
+    """
+    # The defaults as `to_dict` writes them (a tuple default is a JSON list there).
+    defaults = {f.name: _as_json(f.default) for f in dataclasses.fields(self)}
+    changed = {name: value for name, value in self.to_dict().items() if value != defaults[name]}
+    text = json.dumps(changed, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+  @property
+  def run_id(self) -> str:
+    """The run's identity in file names: `run_name` (readable) and `config_hash` (everything), e.g.
+    "mnist-47-erm-seed0-1a2b3c4d5e". Runs saved by tfmixup 0.2.0-0.5.0 are named by `run_name` alone
+    (`tfmixup.training.result_path` still finds them)."""
+    return f"{self.run_name}-{self.config_hash}"
 
   def to_dict(self) -> dict:
     d = dataclasses.asdict(self)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import zipfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -259,7 +260,8 @@ def judge(config: TrainConfig, train: datasets.ImageArrays):
   otherwise the saved Keras model at that path (`datasets.model_judge`).
 
   Raises:
-    ConfigError: the teacher file is missing, or its model has another number of classes.
+    ConfigError: the teacher file is missing or not a Keras model, or its
+      model takes another image shape or has another number of classes.
   """
   if config.teacher == "nn":
     return _datasets().nearest_neighbour_judge(train)
@@ -267,7 +269,22 @@ def judge(config: TrainConfig, train: datasets.ImageArrays):
     raise ConfigError(f"teacher model {config.teacher!r} not found")
   import keras  # noqa: PLC0415
 
-  model = keras.saving.load_model(config.teacher)
+  if not zipfile.is_zipfile(config.teacher):  # (Keras would say "File not found" of a file that exists)
+    raise ConfigError(
+      f"teacher {config.teacher!r} is not a readable Keras model"
+      " (not a .keras zip archive: truncated, or another format)"
+    )
+  try:
+    model = keras.saving.load_model(config.teacher)
+  except Exception as e:  # noqa: BLE001 - Keras raises many kinds (ValueError, OSError, zipfile errors...)
+    reason = (str(e).strip().splitlines() or [type(e).__name__])[-1]
+    raise ConfigError(f"teacher {config.teacher!r} is not a readable Keras model ({reason})") from None
+  takes, shape = model.input_shape, train.images.shape
+  same_rank = isinstance(takes, tuple) and len(takes) == len(shape)
+  if not (same_rank and all(t in (None, s) for t, s in zip(takes[1:], shape[1:], strict=True))):
+    raise ConfigError(
+      f"teacher {config.teacher!r} takes images of shape {list(takes[1:])}, the data's are {list(shape[1:])}"
+    )
   if model.output_shape[-1] != train.num_classes:
     raise ConfigError(
       f"teacher {config.teacher!r} has {model.output_shape[-1]} outputs, the data {train.num_classes} classes"

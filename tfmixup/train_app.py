@@ -10,15 +10,15 @@ a `TrainConfig` to the library, results out; the work is in
 `tfmixup.training`.
 """
 
+import dataclasses
 import math
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # Before TensorFlow is imported.
+from absl import app, flags, logging
 
-from absl import app, flags, logging  # noqa: E402
-
-from tfmixup import config as config_lib  # noqa: E402
+from tfmixup import config as config_lib
+from tfmixup import startup
 
 _DATASET = flags.DEFINE_string("dataset", "mnist", "TFDS dataset name (or a label for IDX files in --data_dir).")
 _SUBSET = flags.DEFINE_string("subset", "all", "'all', or the digits to keep, e.g. 689 or 147.")
@@ -184,9 +184,11 @@ def main(argv: list[str]) -> None:
     sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
   try:
     config = _config()
+    dataclasses.replace(config, seed=config.seed + _RUNS.value - 1)  # the last run's seed is checked too
   except config_lib.ConfigError as e:
     sys.exit(f"{program}: error: {e}")
-  # Imported here so that flag and config errors are reported before TensorFlow loads.
+  # Imported here so that flag and config errors are reported before TensorFlow loads (quietly: startup.py).
+  startup.import_tensorflow(verbose=startup.wants_tensorflow_logs(logging.get_verbosity()))
   from tfmixup import checkpoints, distributed, training  # noqa: PLC0415
   from tfmixup.datasets import DataError  # noqa: PLC0415
   from tfmixup.study import tables  # noqa: PLC0415

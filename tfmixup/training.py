@@ -56,14 +56,29 @@ def load_data(config: TrainConfig) -> SplitData:
 
 
 def _sized(data: SplitData, config: TrainConfig) -> SplitData:
+  """The splits cut to the config's sizes; a size beyond the data is said in one line on stderr.
+
+  (The result's `train_examples` and `test_examples` record the sizes used.)
+  """
   train, test = data.train, data.test
   if config.train_per_class is not None:
+    smallest = int(np.min(np.bincount(train.labels, minlength=train.num_classes)))
+    if smallest < config.train_per_class:
+      _notice(f"train_per_class={config.train_per_class}, but a class has only {smallest:,} training images")
     train = train.take_per_class(config.train_per_class)
+  for name, size, split in (("train_size", config.train_size, "training"), ("test_size", config.test_size, "test")):
+    part = train if split == "training" else test
+    if size is not None and size > len(part):
+      _notice(f"{name}={size}, but the {split} split has {len(part):,} images: using all {len(part):,}")
   if config.train_size is not None:
     train = train.take(config.train_size)
   if config.test_size is not None:
     test = test.take(config.test_size)
   return SplitData(train=train, test=test)
+
+
+def _notice(line: str) -> None:
+  print(f"tfmixup: {line}", file=sys.stderr, flush=True)
 
 
 def data_for(config: TrainConfig, full: SplitData) -> SplitData:
@@ -243,16 +258,70 @@ def _write_json_atomic(path: str, payload: dict) -> None:
   outputs.write_atomic(path, json.dumps(payload, indent=1))
 
 
+def _legacy_name_holds(output_dir: str, config: TrainConfig) -> bool:
+  """Whether `runs/<run_name>.json` (as tfmixup 0.2.0-0.5.0 named results) holds a result of this config."""
+  stored = _stored_config(os.path.join(output_dir, "runs", f"{config.run_name}.json"))
+  return stored is not None and stored == config
+
+
+def _stored_config(path: str) -> TrainConfig | None:
+  """The config of the result JSON at `path` (None: no such file, or not a result)."""
+  try:
+    with open(path) as f:
+      result = json.load(f)
+    # Through from_dict, so a run saved before a config field was added (with its default value) still matches.
+    return TrainConfig.from_dict(result["config"])
+  except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError):
+    return None
+
+
+def _file_name(output_dir: str, config: TrainConfig) -> str:
+  """The run's results and model file name: `config.run_id`, or `config.run_name` where a result of this
+  config was saved under it by tfmixup 0.2.0-0.5.0 (and not under `run_id`), so that older results, and
+  the model paths other configs name as their teacher, stay where they are."""
+  new = os.path.join(output_dir, "runs", f"{config.run_id}.json")
+  if (not os.path.exists(new) or _stored_config(new) != config) and _legacy_name_holds(output_dir, config):
+    return config.run_name
+  return config.run_id
+
+
 def result_path(output_dir: str, config: TrainConfig) -> str:
-  return os.path.join(output_dir, "runs", f"{config.run_name}.json")
+  return os.path.join(output_dir, "runs", f"{_file_name(output_dir, config)}.json")
 
 
 def model_path(output_dir: str, config: TrainConfig) -> str:
-  return os.path.join(output_dir, "models", f"{config.run_name}.keras")
+  return os.path.join(output_dir, "models", f"{_file_name(output_dir, config)}.keras")
 
 
 def checkpoint_dir(output_dir: str, config: TrainConfig) -> str:
-  return os.path.join(output_dir, "checkpoints", config.run_name)
+  return os.path.join(output_dir, "checkpoints", config.run_id)
+
+
+def check_not_taken(output_dir: str, config: TrainConfig) -> None:
+  """Raises OutputDirError if the run's results file holds another config's result (a hash collision).
+
+  The one line says how to proceed; nothing is overwritten.
+  """
+  path = result_path(output_dir, config)
+  stored = _stored_config(path)
+  if stored is not None and stored != config:
+    raise OutputDirError(
+      f"{path} holds the result of another config; not replacing it: use another output directory or move the file"
+    )
+
+
+RUN_SUBDIRS = ("runs", "checkpoints", "locks")  # what every run with an output directory writes
+
+
+def check_run_dirs(output_dir: str, *, save_model: bool = False, tensorboard: bool = False) -> None:
+  """Creates and checks every folder a run writes under `output_dir`, before it trains.
+
+  Raises:
+    OutputDirError: one of them is a file, cannot be created, or is not writable.
+  """
+  names = RUN_SUBDIRS + ("models",) * save_model + ("tensorboard",) * tensorboard
+  for name in names:
+    prepare_output_dir(os.path.join(output_dir, name))
 
 
 # Runs saved by older versions are not reused: before 0.2.0 the in-memory
@@ -268,7 +337,10 @@ def _version_tuple(text: object) -> tuple[int, ...]:
 
 
 def read_result(output_dir: str, config: TrainConfig) -> dict | None:
-  """A finished run's results, if saved with exactly this config by tfmixup >= 0.2.0."""
+  """A finished run's results, if saved with exactly this config by tfmixup >= 0.2.0.
+
+  Found under `runs/<run_id>.json`, or under `runs/<run_name>.json` as 0.2.0-0.5.0 saved it.
+  """
   path = result_path(output_dir, config)
   try:
     with open(path) as f:
@@ -307,12 +379,13 @@ def train(
 
   Args:
     config: the run.
-    output_dir: where to write `runs/<run_name>.json` and TensorBoard logs
-      (`tensorboard/<run_name>/`); None writes nothing.
+    output_dir: where to write `runs/<run_id>.json` (`TrainConfig.run_id`;
+      a result of another config is never replaced) and TensorBoard logs
+      (`tensorboard/<run_id>/`); None writes nothing.
     data: the splits, to share one load across runs (default: load them).
     verbose: Keras progress display: "auto" shows a bar on a terminal and a
       line per epoch otherwise.
-    save_model: also save the trained model to `models/<run_name>.keras`
+    save_model: also save the trained model to `models/<run_id>.keras`
       (a saved run without its model is then trained again).
     tensorboard: write TensorBoard logs and example images (with an
       `output_dir`); grids of hundreds of short runs turn them off.
@@ -324,9 +397,10 @@ def train(
     with several workers), optimizer_steps, wall_time_s, versions (tfmixup, git_commit, libraries), device.
 
   Raises:
-    OutputDirError: `output_dir` is not a writable directory (checked
-      before training), or a write failed (full disk): one line, and the
-      files written before are intact.
+    OutputDirError: `output_dir` or a folder the run writes in it is not
+      a writable directory (checked before training), its results file
+      holds another config's result, or a write failed (full disk): one
+      line, and the files written before are intact.
     outputs.RunLockedError: another process is training this run in
       `output_dir`.
     checkpoints.Interrupted: a stop was requested (a signal, within
@@ -340,7 +414,9 @@ def train(
     if saved is not None:
       return saved
     if workers.is_chief:
-      with outputs.lock_run(output_dir, config.run_name):
+      check_run_dirs(output_dir, save_model=save_model, tensorboard=tensorboard)
+      check_not_taken(output_dir, config)
+      with outputs.lock_run(output_dir, config.run_id):
         saved = saved_result(output_dir, config, with_model=save_model)  # another process may have finished it
         return (
           saved if saved is not None else _train(config, output_dir, data, verbose, save_model, workers, tensorboard)
@@ -436,7 +512,7 @@ def _train(  # noqa: PLR0914, PLR0915, PLR0917 - one run, read top to bottom
   # The trainer takes what the model does not (indices, or a method's own batches): test accuracy on the model.
   validate = trainer is model
   if output_dir is not None and workers.is_chief and tensorboard:
-    log_dir = os.path.join(output_dir, "tensorboard", config.run_name)
+    log_dir = os.path.join(output_dir, "tensorboard", config.run_id)
     callbacks.append(keras.callbacks.TensorBoard(log_dir))
     if restored is None and methods.get(config.method).trainer is None:
       # A stage of its own, same seed: the first batch training will see
@@ -489,6 +565,7 @@ def _train(  # noqa: PLR0914, PLR0915, PLR0917 - one run, read top to bottom
         model.save(model_path(output_dir, config))
       except OSError as e:
         raise OutputDirError(f"cannot write {model_path(output_dir, config)}: {e.strerror or e}") from None
+    check_not_taken(output_dir, config)  # (checked before training too)
     _write_json_atomic(result_path(output_dir, config), result)
     checkpoint.remove()
   return result

@@ -10,6 +10,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from tfmixup import numeric
 from tfmixup.datasets.errors import LabelError
 
 
@@ -44,7 +45,7 @@ def label_format(dtype: tf.DType, shape: tf.TensorShape, num_classes: int | None
   """
   dtype = tf.as_dtype(dtype)
   shape = tf.TensorShape(shape)
-  if num_classes is not None and (isinstance(num_classes, bool) or int(num_classes) < 1):
+  if num_classes is not None and (numeric.integer(num_classes) is None or num_classes < 1):
     raise LabelError(f"num_classes must be a positive integer, got {num_classes!r}")
   if dtype.is_integer and shape.rank == 0:
     if num_classes is None:

@@ -23,6 +23,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from tfmixup import numeric
 from tfmixup.datasets import draws, mixing, stages
 from tfmixup.datasets.errors import DataError
 from tfmixup.datasets.mixers import check_alpha
@@ -33,7 +34,7 @@ NUM_MIXING_POINTS = 3
 
 
 def _check_even(batch_size: object) -> None:
-  if isinstance(batch_size, int) and not isinstance(batch_size, bool) and batch_size % 2:
+  if numeric.integer(batch_size) is not None and batch_size % 2:
     raise DataError(f"batch_size must be even (m mixes and m originals per batch), got {batch_size}")
 
 
@@ -67,9 +68,10 @@ class ManifoldPairs:
 
   def __post_init__(self) -> None:
     object.__setattr__(self, "alpha", check_alpha(self.alpha))
-    points = self.num_points
-    if isinstance(points, bool) or not isinstance(points, int) or points < 1:
-      raise DataError(f"num_points must be a positive integer, got {points!r}")
+    points = numeric.integer(self.num_points)
+    if points is None or points < 1:
+      raise DataError(f"num_points must be a positive integer, got {self.num_points!r}")
+    object.__setattr__(self, "num_points", points)
 
   def draw(self, seed: tf.Tensor, num_batches, batch_size: int, image_shape) -> dict[str, tf.Tensor]:
     del batch_size, image_shape

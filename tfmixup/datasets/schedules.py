@@ -16,13 +16,16 @@ import dataclasses
 
 import tensorflow as tf
 
+from tfmixup import numeric
 from tfmixup.datasets.errors import DataError
 
 
 def _check_count(name: str, value: object, minimum: int) -> int:
-  if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+  """`value` as a Python int (numpy integers too); raises DataError unless it is an integer >= `minimum`."""
+  count = numeric.integer(value)
+  if count is None or count < minimum:
     raise DataError(f"schedule {name} must be an integer >= {minimum}, got {value!r}")
-  return value
+  return count
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,20 +51,19 @@ class Schedule:
   off: int = 0
 
   def __post_init__(self) -> None:
-    _check_count("start", self.start, 0)
+    object.__setattr__(self, "start", _check_count("start", self.start, 0))
     if self.stop is not None:
-      _check_count("stop", self.stop, 0)
+      object.__setattr__(self, "stop", _check_count("stop", self.stop, 0))
     if self.on is not None:
-      _check_count("on", self.on, 1)
-    _check_count("off", self.off, 0)
+      object.__setattr__(self, "on", _check_count("on", self.on, 1))
+    object.__setattr__(self, "off", _check_count("off", self.off, 0))
     if self.on is None and self.off:
       raise DataError(f"schedule off={self.off} needs on: the number of epochs on per cycle")
 
   @classmethod
   def off_last(cls, last: int, epochs: int) -> "Schedule":
     """On in every epoch but the last `last` of `epochs`."""
-    _check_count("epochs", epochs, 1)
-    _check_count("last", last, 0)
+    epochs, last = _check_count("epochs", epochs, 1), _check_count("last", last, 0)
     if last > epochs:
       raise DataError(f"schedule: cannot turn mixing off for the last {last} of {epochs} epochs")
     return cls(stop=epochs - last)

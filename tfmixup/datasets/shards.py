@@ -22,6 +22,7 @@ work per worker, the same batches).
 
 import tensorflow as tf
 
+from tfmixup import numeric
 from tfmixup.datasets import seeds
 from tfmixup.datasets.errors import DataError
 
@@ -29,7 +30,7 @@ from tfmixup.datasets.errors import DataError
 def check(num_workers: object, worker_index: object) -> None:
   """Raises DataError unless 0 <= worker_index < num_workers, both integers."""
   for name, value in (("num_workers", num_workers), ("worker_index", worker_index)):
-    if isinstance(value, bool) or not isinstance(value, int):
+    if numeric.integer(value) is None:
       raise DataError(f"{name} must be an integer, got {value!r}")
   if num_workers < 1 or not 0 <= worker_index < num_workers:
     raise DataError(f"worker_index must be in [0, num_workers), got {worker_index} of {num_workers}")

@@ -46,6 +46,7 @@ from typing import Protocol
 import numpy as np
 import tensorflow as tf
 
+from tfmixup import numeric
 from tfmixup.datasets import draws, idx, mixers, mixing, pairs, seeds, shards
 from tfmixup.datasets.errors import DataError, LabelError
 from tfmixup.datasets.labels import LabelFormat, label_format, to_rows
@@ -99,11 +100,15 @@ def _to_float_images(images: tf.Tensor) -> tf.Tensor:
   return tf.cast(images, tf.float32)
 
 
-def _check_image_spec(dtype: tf.DType, rank: int | None, where: str) -> None:
+def _check_image_spec(dtype: tf.DType, shape: tf.TensorShape, where: str) -> None:
+  """Raises DataError unless images are uint8 or float `[H, W, C]` per example, no size 0 (where known)."""
+  rank = shape.rank
   if rank != 3 or not (dtype == tf.uint8 or dtype.is_floating):
     raise DataError(
       f"{where}: images must be uint8 or float of shape [H, W, C] per example, got {dtype.name} of rank {rank}"
     )
+  if 0 in shape.as_list():  # (unknown sizes are None)
+    raise DataError(f"{where}: images must be at least 1x1 with a channel, got [H, W, C] = {shape.as_list()}")
 
 
 def _arrays_of(data: ImageArrays | tuple, num_classes: int | None) -> tuple[np.ndarray, np.ndarray, LabelFormat]:
@@ -117,7 +122,7 @@ def _arrays_of(data: ImageArrays | tuple, num_classes: int | None) -> tuple[np.n
     raise DataError(f"expected (images, labels), got a tuple of {len(data)}")
   if images.ndim == 3:  # [N, H, W] grayscale: add the channel axis.
     images = images[..., np.newaxis]
-  _check_image_spec(tf.as_dtype(images.dtype), images.ndim - 1, "arrays")
+  _check_image_spec(tf.as_dtype(images.dtype), tf.TensorShape(images.shape[1:]), "arrays")
   if len(images) != len(labels):
     raise DataError(f"{len(images)} images but {len(labels)} labels")
   if len(images) == 0:
@@ -159,10 +164,10 @@ class _Options:
     for name in ("shuffle_buffer", "sorted_buffer"):
       if getattr(self, name) is not None:
         _check_positive_int(name, getattr(self, name))
-    smoothing = self.label_smoothing
-    if isinstance(smoothing, bool) or not isinstance(smoothing, int | float) or not 0 <= smoothing < 1:
-      raise DataError(f"label_smoothing must be a number in [0, 1), got {smoothing!r}")
-    object.__setattr__(self, "label_smoothing", float(smoothing))
+    smoothing = numeric.real(self.label_smoothing)
+    if smoothing is None or not 0 <= smoothing < 1:
+      raise DataError(f"label_smoothing must be a number in [0, 1), got {self.label_smoothing!r}")
+    object.__setattr__(self, "label_smoothing", smoothing)
     if self.schedule is not None and not isinstance(self.schedule, Schedule):
       raise DataError(f"schedule must be a tfmixup.datasets.Schedule or None, got {type(self.schedule).__name__}")
     epoch = self.initial_epoch
@@ -466,7 +471,7 @@ def _from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: _Optio
   spec = dataset.element_spec
   if not isinstance(spec, tuple) or len(spec) != 2:
     raise DataError(f"dataset elements must be (image, label) pairs, got {spec}")
-  _check_image_spec(spec[0].dtype, spec[0].shape.rank, "dataset")
+  _check_image_spec(spec[0].dtype, spec[0].shape, "dataset")
   image_shape = spec[0].shape
   if getattr(mixer, "needs_image_size", False) and None in image_shape[:2]:
     raise DataError(f"dataset: CutMix needs a known image height and width, got shape {image_shape}")

@@ -18,11 +18,10 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from absl import app, flags, logging
 
-from absl import app, flags  # noqa: E402
-
-from tfmixup.study.commands import check_shard, one_line_errors, write_report_once  # noqa: E402
+from tfmixup import startup
+from tfmixup.study.commands import check_shard, one_line_errors, write_report_once
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the MNIST IDX files (None: TFDS).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "results", "Where runs, models and reports go.")
@@ -41,6 +40,7 @@ def main(argv: list[str]) -> None:
   program = os.path.basename(sys.argv[0])
   if len(argv) > 1:
     sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
+  startup.import_tensorflow(verbose=startup.wants_tensorflow_logs(logging.get_verbosity()))
   from tfmixup import checkpoints, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
   from tfmixup.study import grid, report  # noqa: PLC0415
