@@ -51,13 +51,20 @@ class RunIdTest(tf.test.TestCase):
     self.assertEqual(TrainConfig(alpha=2, method="mixup").run_id, TrainConfig(alpha=2.0, method="mixup").run_id)
 
   def test_a_new_field_at_its_default_keeps_every_id(self):
-    # A field added later (e.g. exclude_pairs) is hashed only away from its default.
+    # A field added later is hashed only away from its default (a tuple default too: `to_dict` lists it).
     newer = dataclasses.make_dataclass(
-      "Newer", [("exclude_pairs", tuple | None, dataclasses.field(default=None))], bases=(TrainConfig,), frozen=True
+      "Newer",
+      [("future_pairs", tuple, dataclasses.field(default=())), ("future_knob", int | None, None)],
+      bases=(TrainConfig,),
+      frozen=True,
     )
     for kwargs in ({}, {"epochs": 3, "method": "mixup"}, {"classes": (6, 8, 9), "data_dir": "x"}):
       self.assertEqual(newer(**kwargs).run_id, TrainConfig(**kwargs).run_id)
-    self.assertNotEqual(newer(exclude_pairs=((6, 9),)).config_hash, TrainConfig().config_hash)
+    self.assertNotEqual(newer(future_knob=3).config_hash, TrainConfig().config_hash)
+    # exclude_pairs, added after 0.5.0, changes the id only when set.
+    self.assertNotEqual(
+      TrainConfig(method="mixup", exclude_pairs=((6, 9),)).config_hash, TrainConfig(method="mixup").config_hash
+    )
 
 
 class CommittedResultsTest(tf.test.TestCase):

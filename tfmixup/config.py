@@ -328,7 +328,7 @@ class TrainConfig:
     """
     # The defaults as `to_dict` writes them (a tuple default is a JSON list there).
     defaults = {f.name: _as_json(f.default) for f in dataclasses.fields(self)}
-    changed = {name: value for name, value in self.to_dict().items() if value != defaults[name]}
+    changed = {name: _as_json(value) for name, value in self.to_dict().items() if _as_json(value) != defaults[name]}
     text = json.dumps(changed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
