@@ -424,7 +424,7 @@ def _figure(figure: dict, root: str) -> None:
     )
     ax.set_title(f"{SUBSET_LABELS[name]}, raw regime")
   axes[0].set_ylabel("test error − ERM's, pp (paired 95% CI)")
-  axes[-1].legend(fontsize=6)
+  axes[0].legend(fontsize=6, loc="upper left")  # the first panel has every arm
   fig.tight_layout()
   fig.savefig(os.path.join(root, "confirm_classes.png"), dpi=120)
   plt.close(fig)
