@@ -19,10 +19,10 @@ import numpy as np
 
 from tfmixup import training
 from tfmixup.config import TrainConfig
-from tfmixup.study import confirm, regimes, statistics
+from tfmixup.study import confirm, regimes, science, statistics
 from tfmixup.study.confirm import REGIME, TARGETS, Round
 from tfmixup.study.regimes import SUBSETS
-from tfmixup.study.tables import markdown_table
+from tfmixup.study.tables import incomplete_note, markdown_table
 
 ARM_LABELS = {
   "erm": "ERM",
@@ -73,14 +73,7 @@ class ConfirmRuns:
       exclude=exclude,
       regime=regime,
     )
-    out = []
-    for job in jobs:
-      result = training.read_result(job.output_dir(self.root), job.config)
-      if result is None:
-        self.missing.add(f"{job.regime}/{job.config.run_name}")
-        return None
-      out.append(result)
-    return out
+    return science.saved_runs(jobs, self.root, self.missing)
 
 
 def _acc(r: dict) -> float:
@@ -472,12 +465,7 @@ def section(plan: Round, base: TrainConfig, root: str, full: training.SplitData)
     "",
     *_exploratory(runs),
   ]
-  if runs.missing:
-    text += [
-      f"**Incomplete: {len(runs.missing)} confirmatory runs not saved** (run `science_main.py --round=confirm` again);"
-      " the first: " + ", ".join(sorted(runs.missing)[:5]) + ".",
-      "",
-    ]
+  text += incomplete_note(runs.missing, "confirmatory runs not saved", "run `science_main.py --round=confirm` again")
   if figure:
     _figure(figure, root)
   return "\n".join(text), runs.missing

@@ -157,6 +157,18 @@ def _saved(job: Job, root: str) -> dict | None:
   return training.saved_result(job.output_dir(root), job.config, with_model=job.save_model)
 
 
+def saved_runs(jobs: Sequence[Job], root: str, missing: set) -> list[dict] | None:
+  """The saved results of `jobs` in order, or None if one is not saved (its name then added to `missing`)."""
+  out = []
+  for job in jobs:
+    result = training.read_result(job.output_dir(root), job.config)
+    if result is None:
+      missing.add(f"{job.regime}/{job.config.run_name}")
+      return None
+    out.append(result)
+  return out
+
+
 def cell_jobs(
   preset: Preset, base: TrainConfig, root: str | None, *, regime: str, classes, method: str, seeds=None
 ) -> list[Job]:

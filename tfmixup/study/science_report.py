@@ -22,7 +22,7 @@ from tfmixup import datasets, outputs, training
 from tfmixup.config import TrainConfig
 from tfmixup.study import confirm, confirm_report, intrusion, regimes, science, statistics
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
-from tfmixup.study.tables import markdown_table
+from tfmixup.study.tables import incomplete_note, markdown_table
 
 STUDY_ERM_TEST = {"all": 0.981, "689": 0.973, "147": 0.972}  # the study's Table 1, "without"
 METHOD_LABELS = {
@@ -113,16 +113,10 @@ class Runs:
       The runs, or None if one is not saved (noted in `missing`).
     """
     classes = SUBSETS[name] if classes is None else classes
-    out = []
-    for job in science.cell_jobs(
+    jobs = science.cell_jobs(
       self.preset, self.base, self.root, regime=regime, classes=classes, method=method, seeds=seeds
-    ):
-      result = training.read_result(job.output_dir(self.root), job.config)
-      if result is None:
-        self.missing.add(f"{job.regime}/{job.config.run_name}")
-        return None
-      out.append(result)
-    return out
+    )
+    return science.saved_runs(jobs, self.root, self.missing)
 
 
 def sweep_section(runs: Runs) -> tuple[str, dict]:
@@ -603,12 +597,7 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
     f"- The swap regime (ERM on {{6,8,9}} closest to {100 * science.SWAP_TARGET:.0f}%): **{chosen['swap']}**.",
     "",
   ]
-  if runs.missing:
-    header += [
-      f"**Incomplete: {len(runs.missing)} cells have unsaved runs** (run the same command again to finish them);"
-      " the first: " + ", ".join(sorted(runs.missing)[:5]) + ".",
-      "",
-    ]
+  header += incomplete_note(runs.missing, "cells have unsaved runs", "run the same command again to finish them")
   if confirm_missing:
     header += [f"**Incomplete: {len(confirm_missing)} confirmatory runs are not saved** (section 0 says which).", ""]
   text = "\n".join([*header, confirm_text, sweep_text, causal_text, intrusion_text, swap_text, classes_text])

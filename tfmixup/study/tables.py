@@ -51,3 +51,11 @@ def markdown_table(columns: Sequence[str], rows: Sequence[tuple[str, Sequence[st
   lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
   lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]
   return "\n".join(lines)
+
+
+def incomplete_note(missing: set, what: str, how: str) -> list[str]:
+  """Markdown lines saying that `missing` (run names) are not saved, and how to finish them ([] if none)."""
+  if not missing:
+    return []
+  first = ", ".join(sorted(missing)[:5])
+  return [f"**Incomplete: {len(missing)} {what}** ({how}); the first: {first}.", ""]
