@@ -1,6 +1,6 @@
 """Minimum detectable effects for the confirmatory round, from the session grid's paired SDs.
 
-  python tools/plan_power.py [results/science]
+  .venv/bin/python tools/plan_power.py [results/science]
 
 Reads the session grid's raw-regime runs (seeds 0-4, `results/science/regimes/raw/runs`), computes the
 per-seed differences each planned test will use (overall test accuracy; the error rate of the class the
@@ -17,27 +17,15 @@ import sys
 import numpy as np
 from scipy import stats
 
-# Subset -> (classes in order, the most-intruding cross pair by the raw ERM judge, the class it mixes into,
-# the matched control pair). From results/science/intrusion.json (raw, alpha 1, ERM teacher).
-TARGETS = {
-  "689": ((6, 8, 9), (6, 9), 8, (6, 8)),
-  "147": ((1, 4, 7), (1, 4), 7, (1, 7)),
-  "367": ((3, 6, 7), (6, 7), 3, (3, 6)),
-  "014": ((0, 1, 4), (0, 1), 4, (0, 4)),
-}
+from tfmixup.study.confirm import TARGETS  # each subset's most-intruding pair, third class, control pair
+from tfmixup.study.statistics import class_error
+
 PILOT_SEEDS = range(5)
 
 
 def _run(root: str, name: str) -> dict:
   with open(os.path.join(root, "regimes", "raw", "runs", name + ".json")) as f:
     return json.load(f)
-
-
-def class_error(result: dict, digit: int) -> float:
-  """The test error rate of one class (by its original digit) from the run's confusion matrix."""
-  row = [str(c) for c in result["class_names"]].index(str(digit))
-  counts = np.asarray(result["test_confusion"][row])
-  return 1.0 - counts[row] / counts.sum()
 
 
 def pilot(root: str, subset: str, method: str, seed: int) -> dict:
@@ -52,7 +40,7 @@ def pilot(root: str, subset: str, method: str, seed: int) -> dict:
 
 def differences(root: str, subset: str, treated: str, control: str) -> tuple[np.ndarray, np.ndarray]:
   """Per-seed treated - control: (overall test accuracy, third-class error)."""
-  third = TARGETS[subset][2]
+  third = TARGETS[subset].third
   acc, err = [], []
   for seed in PILOT_SEEDS:
     t, c = pilot(root, subset, treated, seed), pilot(root, subset, control, seed)
@@ -82,7 +70,7 @@ def main(root: str) -> None:
   for subset in TARGETS:
     acc, err = differences(root, subset, "mixup", "erm")
     add("F1 penalty", 4, f"{subset}: Mixup - ERM, accuracy", acc.std(ddof=1), 15, "pilot")
-    add("F2 signature", 4, f"{subset}: Mixup - ERM, class-{TARGETS[subset][2]} error", err.std(ddof=1), 15, "pilot")
+    add("F2 signature", 4, f"{subset}: Mixup - ERM, class-{TARGETS[subset].third} error", err.std(ddof=1), 15, "pilot")
   for subset in TARGETS:
     acc, err = differences(root, subset, "drop", "control")
     n = 15 if subset == "689" else 10

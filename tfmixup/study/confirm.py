@@ -16,8 +16,8 @@ import dataclasses
 
 from tfmixup.config import TrainConfig
 from tfmixup.study import regimes
-from tfmixup.study.regimes import REGIMES, SUBSETS
-from tfmixup.study.science import Job
+from tfmixup.study.regimes import SUBSETS
+from tfmixup.study.science import Job, regime_config, teacher_job
 
 TEACHER_SEED = 2000  # apart from the session grid's teachers (seed 1000), whose models were not kept
 REGIME = "raw"
@@ -83,13 +83,8 @@ def round_for(preset_name: str) -> Round:
   return ROUNDS["ci" if preset_name == "ci" else "full"]
 
 
-def regime_config(plan: Round, regime: str, base: TrainConfig) -> TrainConfig:
-  return dataclasses.replace(base, **{"epochs": 1, **plan.sizes, **REGIMES[regime].changes})
-
-
 def teacher(plan: Round, base: TrainConfig, name: str, regime: str = REGIME) -> Job:
-  config = regime_config(plan, regime, base)
-  return Job(regime, dataclasses.replace(config, classes=SUBSETS[name], method="erm", seed=TEACHER_SEED), True)
+  return teacher_job(plan, regime, base, name, seed=TEACHER_SEED)
 
 
 def cell(  # noqa: PLR0913 - one cell: where, what, which seeds

@@ -52,6 +52,7 @@ class ConfirmRuns:
   root: str
   full: training.SplitData
   missing: set = dataclasses.field(default_factory=set)
+  _read: dict = dataclasses.field(default_factory=dict)  # cells read so far (the sections share them)
 
   def test_labels(self, result: dict) -> np.ndarray | None:
     """The true labels of a run's test images, as the run saw them (None if the sizes disagree)."""
@@ -59,6 +60,13 @@ class ConfirmRuns:
     return labels if len(labels) == result["test_examples"] else None
 
   def cell(self, name: str, arm: str, seeds: Sequence[int], regime: str = REGIME) -> list[dict] | None:
+    """The saved runs of one arm by seed (read once), or None if one is missing (noted in `missing`)."""
+    key = (name, arm, tuple(seeds), regime)
+    if key not in self._read:
+      self._read[key] = self._load(name, arm, seeds, regime)
+    return self._read[key]
+
+  def _load(self, name: str, arm: str, seeds: Sequence[int], regime: str) -> list[dict] | None:
     classes = SUBSETS.get(name, tuple(int(c) for c in name) if name != "all" else None)
     method, exclude = arm, ()
     if arm in ("pair_excluded", "matched_excluded"):
@@ -315,6 +323,9 @@ def _exploratory(runs: ConfirmRuns) -> list[str]:
       acc = statistics.t_interval(_per_seed(t, m, _acc))
       err = statistics.t_interval(_per_seed(t, m, _third(target.third)))
       rows.append((f"{SUBSET_LABELS[name]}: dropped − Mixup", [_pp(acc), _pp(err)]))
+  m, e = runs.cell("all", "mixup", plan.mnist_seeds), runs.cell("all", "erm", plan.mnist_seeds)
+  if m is not None and e is not None:  # (F6's reference)
+    rows.append(("MNIST: Mixup − ERM", [_pp(statistics.t_interval(_per_seed(m, e, _acc))), "—"]))
   for name in confirm.PAIR_SUBSETS:
     target = TARGETS[name]
     for arm in ("pair_excluded", "matched_excluded"):

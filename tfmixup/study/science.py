@@ -52,7 +52,10 @@ def regime_dir(root: str, regime: str) -> str:
 
 
 def regime_config(preset: Preset, regime: str, base: TrainConfig) -> TrainConfig:
-  """The config of `regime`'s runs before dataset, method and seed."""
+  """The config of `regime`'s runs before dataset, method and seed.
+
+  `preset` may be any plan with `sizes` (a `confirm.Round` too).
+  """
   return dataclasses.replace(base, **{"epochs": 1, **preset.sizes, **REGIMES[regime].changes})
 
 
@@ -66,9 +69,10 @@ def sweep_jobs(preset: Preset, base: TrainConfig) -> list[Job]:
   return jobs
 
 
-def teacher_job(preset: Preset, regime: str, base: TrainConfig, name: str) -> Job:
+def teacher_job(preset: Preset, regime: str, base: TrainConfig, name: str, seed: int = regimes.TEACHER_SEED) -> Job:
+  """The ERM run (model saved) that judges `name`'s mixes in `regime`; `preset` as in `regime_config`."""
   config = regime_config(preset, regime, base)
-  config = dataclasses.replace(config, classes=SUBSETS[name], method="erm", seed=regimes.TEACHER_SEED)
+  config = dataclasses.replace(config, classes=SUBSETS[name], method="erm", seed=seed)
   return Job(regime, config, save_model=True)
 
 
