@@ -1,11 +1,17 @@
-"""The typed configuration that carries hyperparameters into the library.
+"""The typed configuration that carries hyperparameters into the library: declared once, here.
 
+`TrainConfig`'s fields are the one declaration of a run's settings: their
+defaults, their help (the class docstring's Attributes, `field_help`) and
+their checks (`__post_init__`, TF-free, with `tfmixup.checks`) are all
+here, and the command line's flags are made from them (`tfmixup.cli`).
 `train_main.py` builds one from flags; tests and the experiment grid build
 them directly. Library code never reads flags.
 """
 
+import ast
 import dataclasses
 import hashlib
+import inspect
 import json
 import math
 import os
@@ -13,18 +19,17 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tfmixup import numeric
+from tfmixup import checks, methods, numeric
+from tfmixup.errors import ConfigError
 
 if TYPE_CHECKING:
   from tfmixup.datasets import Schedule
 
+__all__ = ["ConfigError", "TrainConfig", "field_help", "parse_method_args", "parse_pairs", "parse_subset", "subset_name"]
+
 JIT_CHOICES = ("auto", "true", "false")
 FEED_CHOICES = ("auto", "host", "device")
 MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed seeds numpy, which takes [0, 2**32 - 1]
-
-
-class ConfigError(ValueError):
-  """A configuration value is out of range; the message says which and why."""
 
 
 def parse_subset(text: str) -> tuple[int, ...] | None:
@@ -62,6 +67,29 @@ def parse_pairs(text: str) -> tuple[tuple[int, int], ...]:
       raise ConfigError(f"exclude_pairs must be pairs of two different digits such as 69,68, got {text!r}")
     pairs.append((int(part[0]), int(part[1])))
   return tuple(pairs)
+
+
+def parse_method_args(text: str) -> tuple[tuple[str, object], ...]:
+  """Parses a `--method_args` value: comma-separated `knob=value` such as "scale_min=0.2,prob=0.5" ("" for none).
+
+  Values are Python literals (numbers, True/False, quoted strings); any
+  other text is taken as a string.
+
+  Raises:
+    ConfigError: a part without "=", a knob that is not an identifier, or a knob given twice.
+  """
+  args: dict[str, object] = {}
+  for part in (p.strip() for p in text.split(",")) if text.strip() else ():
+    name, sep, value = (x.strip() for x in part.partition("="))
+    if not sep or not name.isidentifier():
+      raise ConfigError(f"method_args must be knob=value pairs such as scale_min=0.2,prob=0.5, got {text!r}")
+    if name in args:
+      raise ConfigError(f"method_args gives {name!r} twice: {text!r}")
+    try:
+      args[name] = ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+      args[name] = value
+  return tuple(args.items())
 
 
 def subset_name(classes: Sequence[int] | None) -> str:
@@ -129,6 +157,11 @@ class TrainConfig:
     exclude_pairs: class pairs, by original label (as in `classes`), that
       never mix: a partner of an excluded pair is redrawn (the stage option
       `exclude_pairs`, `tfmixup/datasets/pairs.py`). () for none.
+    method_args: the method's other knobs, `((name, value), ...)`: the
+      fields of its mixer (`tfmixup.methods.Method.knob_names`), e.g.
+      `(("scale_min", 0.2),)` for resizemix; a knob that a field above sets
+      (alpha, cutmix_alpha, switch_prob, prob) is moved into that field, so
+      one run has one config. () for none.
   """
 
   dataset: str = "mnist"
@@ -160,23 +193,18 @@ class TrainConfig:
   input_scale: float = 1.0
   teacher: str = "nn"
   exclude_pairs: tuple[tuple[int, int], ...] = ()
+  method_args: tuple[tuple[str, object], ...] = ()
 
   def __post_init__(self) -> None:  # noqa: PLR0915 - one check per field, in field order
-    from tfmixup import methods  # noqa: PLC0415 - the registry imports TensorFlow
-
     self._python_numbers()
-    method = methods.get(self.method)  # raises ConfigError listing the names
+    method = methods.get(self.method)  # raises ConfigError listing the names; resolved once, here
+    object.__setattr__(self, "_method", method)
+    self._check_method_args(method)
     for name in ("alpha", "cutmix_alpha"):
-      value = getattr(self, name)
-      if isinstance(value, bool) or not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-        raise ConfigError(f"{name} must be finite and > 0, got {value!r}")
+      checks.alpha(getattr(self, name), name, ConfigError)
     for name in ("switch_prob", "prob"):
-      value = getattr(self, name)
-      if isinstance(value, bool) or not (isinstance(value, int | float) and 0 <= value <= 1):
-        raise ConfigError(f"{name} must be a probability in [0, 1], got {value!r}")
-    smoothing = self.label_smoothing
-    if isinstance(smoothing, bool) or not (isinstance(smoothing, int | float) and 0 <= smoothing < 1):
-      raise ConfigError(f"label_smoothing must be in [0, 1), got {smoothing!r}")
+      checks.probability(getattr(self, name), name, ConfigError)
+    checks.fraction_below_one(self.label_smoothing, "label_smoothing", ConfigError)
     for name in ("mix_start", "mix_on", "mix_off", "off_last"):
       value = getattr(self, name)
       if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -193,13 +221,12 @@ class TrainConfig:
       if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ConfigError(f"{name} must be a positive integer or None, got {value!r}")
     self._check_regime()
-    if not (math.isfinite(self.learning_rate) and self.learning_rate > 0):
-      raise ConfigError(f"learning_rate must be finite and > 0, got {self.learning_rate!r}")
+    checks.positive_real(self.learning_rate, "learning_rate", ConfigError)
     if self.jit_compile not in JIT_CHOICES:
       raise ConfigError(f"jit_compile must be one of {JIT_CHOICES}, got {self.jit_compile!r}")
     if self.feed not in FEED_CHOICES:
       raise ConfigError(f"feed must be one of {FEED_CHOICES}, got {self.feed!r}")
-    if self.feed == "device" and method.device_feed is None:
+    if self.feed == "device" and not method.has_device_feed:
       raise ConfigError(f"method {self.method!r} has no device feed; use feed 'host' or 'auto'")
     spe = self.steps_per_execution
     if isinstance(spe, bool) or not isinstance(spe, int) or spe < 1:
@@ -219,6 +246,34 @@ class TrainConfig:
       raise ConfigError(f"mix_start, mix_on, mix_off and off_last need a mixing method, not {self.method!r}")
     if method.check_config is not None:
       method.check_config(self)
+
+  @property
+  def method_spec(self) -> methods.Method:
+    """The registered `tfmixup.methods.Method` that `method` names (looked up once, when the config was made)."""
+    return self._method
+
+  def _check_method_args(self, method: methods.Method) -> None:
+    """`method_args`: a mapping or pairs of the method's knobs; those a field sets move there; the rest checked.
+
+    The other knobs are checked by building the method's mixer with them
+    (`Method.check_args`, TF-free).
+    """
+    args = self.method_args
+    try:
+      args = dict(args.items() if isinstance(args, dict) else args)
+    except (TypeError, ValueError):
+      raise ConfigError(f"method_args must be (name, value) pairs or a dict, got {self.method_args!r}") from None
+    fields = dict(method.config_knobs)
+    for knob in [k for k in args if k in fields]:  # e.g. --method_args=alpha=0.5 is --alpha=0.5
+      field, value = fields[knob], args.pop(knob)
+      default = TrainConfig.__dataclass_fields__[field].default
+      if getattr(self, field) not in (default, value):
+        raise ConfigError(f"method_args sets {knob}={value!r} and {field} is {getattr(self, field)!r}: give one")
+      object.__setattr__(self, field, numeric.real(value) if numeric.real(value) is not None else value)
+    if args:  # (the knobs the fields set are checked with the fields)
+      knobs = method.check_args({**{k: getattr(self, f) for k, f in fields.items()}, **args}, ConfigError)
+      args = {name: knobs[name] for name in args}
+    object.__setattr__(self, "method_args", tuple(sorted(args.items())))
 
   def _python_numbers(self) -> None:
     """numpy scalars (and ints for float fields) as Python numbers, so checks, equality and JSON treat them alike."""
@@ -268,12 +323,23 @@ class TrainConfig:
     object.__setattr__(self, "exclude_pairs", canonical)
     if not canonical:
       return
-    if not method.mixes or method.stage is None:
+    if not method.mixes or not method.has_stage:
       raise ConfigError(f"exclude_pairs needs a mixing method, not {self.method!r}")
     if self.classes is not None:
       outside = sorted({c for pair in canonical for c in pair} - set(self.classes))
       if outside:
         raise ConfigError(f"exclude_pairs names class(es) {outside} outside the run's classes {list(self.classes)}")
+
+  def stage_options(self, initial_epoch: int = 0) -> dict:
+    """The stage options every method's stage gets from this config (`tfmixup.datasets.paired`'s options)."""
+    options = dict(
+      batch_size=self.batch_size, seed=self.seed, label_smoothing=self.label_smoothing, initial_epoch=initial_epoch
+    )
+    if self.sorted_buffer is not None:
+      options["sorted_buffer"] = self.sorted_buffer
+    if self.exclude_pairs:
+      options["exclude_pairs"] = self.stage_pairs()
+    return options
 
   def stage_pairs(self) -> tuple[tuple[int, int], ...]:
     """`exclude_pairs` as the stage sees the labels (positions in `classes` once a subset is relabelled)."""
@@ -297,11 +363,9 @@ class TrainConfig:
   @property
   def run_name(self) -> str:
     """A file-name-safe identifier of everything but the seed-independent knobs."""
-    from tfmixup import methods  # noqa: PLC0415
-
     parts = [self.dataset, self.subset, self.method]
-    method = methods.get(self.method)
-    if method.uses_alpha:
+    method = self.method_spec
+    if method.reads_alpha:
       parts.append(f"a{self.alpha:g}")
     if method.uses_teacher and self.teacher != "nn":
       parts.append("t" + re.sub(r"[^A-Za-z0-9_.]", "_", os.path.basename(self.teacher)[: -len(".keras")]))
@@ -317,6 +381,9 @@ class TrainConfig:
         parts.append(f"{tag}{getattr(self, field):g}")
     if self.exclude_pairs:
       parts.append("xp" + "_".join(f"{a}.{b}" for a, b in self.exclude_pairs))
+    for knob, value in self.method_args:
+      text = f"{value:g}" if numeric.real(value) is not None else str(value)
+      parts.append(re.sub(r"[^A-Za-z0-9_.]", "_", f"{knob}{text}"))
     return "-".join(parts) + f"-seed{self.seed}"
 
   @property
@@ -328,6 +395,7 @@ class TrainConfig:
     """
     # The defaults as `to_dict` writes them (a tuple default is a JSON list there).
     defaults = {f.name: _as_json(f.default) for f in dataclasses.fields(self)}
+    defaults["method_args"] = {}  # (a dict in `to_dict`)
     changed = {name: _as_json(value) for name, value in self.to_dict().items() if _as_json(value) != defaults[name]}
     text = json.dumps(changed, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:10]
@@ -343,6 +411,7 @@ class TrainConfig:
     d = dataclasses.asdict(self)
     d["classes"] = list(self.classes) if self.classes is not None else None
     d["exclude_pairs"] = [list(pair) for pair in self.exclude_pairs]
+    d["method_args"] = dict(self.method_args)
     return d
 
   @classmethod
@@ -353,3 +422,20 @@ class TrainConfig:
     if "exclude_pairs" in d:
       d["exclude_pairs"] = tuple(tuple(pair) for pair in d["exclude_pairs"])
     return cls(**d)
+
+
+def field_help() -> dict[str, str]:
+  """Each `TrainConfig` field's description, from the class docstring's Attributes (the flags' help)."""
+  doc = inspect.getdoc(TrainConfig) or ""
+  helps: dict[str, list[str]] = {}
+  name = None
+  for line in doc.split("Attributes:", 1)[-1].splitlines():
+    field = re.match(r"^  (\w+): (.*)$", line)
+    if field:
+      name = field.group(1)
+      helps[name] = [field.group(2)]
+    elif name and line.startswith("    "):
+      helps[name].append(line.strip())
+    elif line.strip():
+      name = None
+  return {name: " ".join(parts) for name, parts in helps.items()}

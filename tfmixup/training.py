@@ -27,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 import tfmixup
-from tfmixup import backend, checkpoints, datasets, distributed, methods, outputs, summaries
+from tfmixup import backend, checkpoints, datasets, distributed, outputs, summaries
 from tfmixup.config import TrainConfig
 from tfmixup.model import build_model
 
@@ -104,14 +104,14 @@ def resolve_feed(config: TrainConfig, backend_info: backend.BackendInfo | None =
     return config.feed
   backend_info = backend_info or backend.info()
   one_device = num_workers == 1
-  return "device" if backend_info.accelerated and one_device and methods.get(config.method).device_feed else "host"
+  return "device" if backend_info.accelerated and one_device and config.method_spec.has_device_feed else "host"
 
 
 def training_stage(
   config: TrainConfig, train: datasets.ImageArrays, initial_epoch: int = 0, **options
 ) -> tf.data.Dataset:
   """The tf.data pipeline the config's method trains on (see `tfmixup.methods`); `options`: more stage options."""
-  return methods.get(config.method).training_data(train, config, initial_epoch=initial_epoch, **options)
+  return config.method_spec.training_data(train, config, initial_epoch=initial_epoch, **options)
 
 
 def fraction_steps(config: TrainConfig, train_examples: int) -> int:
@@ -211,7 +211,7 @@ def build_trainer(
     for a method with a trainer (`Method.trainer`), the trainer (takes the
     stage's batches; shares the weights).
   """
-  method = methods.get(config.method)
+  method = config.method_spec
   model = method.model(build_model(input_shape, num_classes, input_scale=config.input_scale), config)
   trainer = method.training_model(model, config) if feed is None else feed.model(model)
   trainer.compile(
@@ -429,14 +429,14 @@ def _models(
 ) -> tuple[keras.Model, keras.Model, datasets.DeviceFeed | None]:
   """The model, its trainer (`build_trainer`) and, for the device feed, the feed."""
   device_feed = None
-  if methods.get(config.method).trainer is not None and workers.num_workers > 1:
+  if config.method_spec.trainer is not None and workers.num_workers > 1:
     raise distributed.ClusterError(f"method {config.method!r} trains with its own trainer on one worker only")
   if feed == "device":
     if workers.num_workers > 1:
       raise distributed.ClusterError("the device feed trains on one device: use feed 'host' or 'auto' with workers")
     # Built before a checkpoint is read (the trainer needs its layer), so at
     # epoch 0: EpochSync then sets its epoch as it does the stage's.
-    device_feed = methods.get(config.method).device_training_data(train, config)
+    device_feed = config.method_spec.device_training_data(train, config)
   with workers.scope():
     model, trainer = build_trainer(config, train.images.shape[1:], train.num_classes, feed=device_feed)
   return model, trainer, device_feed
@@ -514,7 +514,7 @@ def _train(  # noqa: PLR0914, PLR0915, PLR0917 - one run, read top to bottom
   if output_dir is not None and workers.is_chief and tensorboard:
     log_dir = os.path.join(output_dir, "tensorboard", config.run_id)
     callbacks.append(keras.callbacks.TensorBoard(log_dir))
-    if restored is None and methods.get(config.method).trainer is None:
+    if restored is None and config.method_spec.trainer is None:
       # A stage of its own, same seed: the first batch training will see
       # (the device feed's batches are the stage's; a trainer's batches are not images: none).
       examples = training_stage(config, data.train)

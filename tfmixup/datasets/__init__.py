@@ -2,11 +2,11 @@
 
 Public API:
   load, load_arrays, select_classes, ImageArrays     data sources (TFDS or IDX)
-  mixup, cutmix, mixup_cutmix, pair_sampling         mixing stages
+  mixup, cutmix, mixup_cutmix, pair_sampling         mixing stages (each defined with its method in tfmixup.methods;
+                                                     any registered method's stage function, e.g. resizemix, is
+                                                     also found here by name)
   paired                                             a stage for your own mixing function
   manifold_pairs, adamixup_batches, mixup_clean_half stages of the remedies for intrusion (models mix)
-  intrusion_filtered_mixup, intrusion_flags          Mixup with intruding mixes dropped/relabelled, or a matched control
-  nearest_neighbour_judge, model_judge               judges: the class an image looks like
   batches                                            plain batches (training without mixing, evaluation)
   device_mixup, device_pair_sampling,                the same batches mixed on the accelerator
   device_batches, DeviceFeed, ResidentImages         (data resident on the device)
@@ -16,7 +16,13 @@ Public API:
   pair_batches, smooth_labels
   sample_beta, sample_boxes                          stateless draws
   read_idx, write_idx                                the IDX format
+  check_alpha                                        the check of a Beta concentration
   DataError, IdxFormatError, DataUnavailableError, LabelError
+
+The study's instruments moved to `tfmixup.study` in 0.6.0 (the names still
+work here, with a DeprecationWarning): intrusion_filtered_mixup and
+intrusion_flags (`tfmixup.study.filtering`), nearest_neighbour_judge and
+model_judge (`tfmixup.study.judges`).
 """
 
 from tfmixup.datasets.device_feed import (
@@ -28,15 +34,13 @@ from tfmixup.datasets.device_feed import (
 )
 from tfmixup.datasets.draws import sample_beta, sample_boxes
 from tfmixup.datasets.errors import DataError, DataUnavailableError, IdxFormatError, LabelError
-from tfmixup.datasets.filtering import intrusion_filtered_mixup, intrusion_flags
 from tfmixup.datasets.idx import read_idx, write_idx
-from tfmixup.datasets.judges import model_judge, nearest_neighbour_judge
-from tfmixup.datasets.mixers import check_alpha
 from tfmixup.datasets.mixing import cut_batches, mix_batches, mix_or_cut_batches, pair_batches, smooth_labels
 from tfmixup.datasets.remedies import adamixup_batches, manifold_pairs, mixup_clean_half
 from tfmixup.datasets.schedules import Schedule
 from tfmixup.datasets.sources import ImageArrays, load, load_arrays, select_classes
 from tfmixup.datasets.stages import batches, cutmix, epoch_counter, mixup, mixup_cutmix, pair_sampling, paired
+from tfmixup.checks import alpha as check_alpha
 
 __all__ = [
   "DataError",
@@ -56,8 +60,6 @@ __all__ = [
   "device_mixup",
   "device_pair_sampling",
   "epoch_counter",
-  "intrusion_filtered_mixup",
-  "intrusion_flags",
   "load",
   "load_arrays",
   "manifold_pairs",
@@ -66,8 +68,6 @@ __all__ = [
   "mixup",
   "mixup_clean_half",
   "mixup_cutmix",
-  "model_judge",
-  "nearest_neighbour_judge",
   "pair_batches",
   "pair_sampling",
   "paired",
@@ -78,3 +78,29 @@ __all__ = [
   "smooth_labels",
   "write_idx",
 ]
+
+# Names that moved to the study in 0.6.0: module -> names.
+_MOVED = {
+  "tfmixup.study.filtering": ("intrusion_filtered_mixup", "intrusion_flags"),
+  "tfmixup.study.judges": ("model_judge", "nearest_neighbour_judge"),
+}
+
+
+def __getattr__(name: str):
+  """The study's moved names (with a DeprecationWarning), and any registered method's stage function by name."""
+  import importlib  # noqa: PLC0415
+  import warnings  # noqa: PLC0415
+
+  for module, moved in _MOVED.items():
+    if name in moved:
+      warnings.warn(
+        f"tfmixup.datasets.{name} moved to {module}.{name} in tfmixup 0.6.0", DeprecationWarning, stacklevel=2
+      )
+      return getattr(importlib.import_module(module), name)
+  from tfmixup import methods  # noqa: PLC0415
+
+  for method_name in methods.names():
+    function = methods.get(method_name).function
+    if function is not None and function.__name__ == name:
+      return function
+  raise AttributeError(f"module 'tfmixup.datasets' has no attribute {name!r}")

@@ -5,7 +5,7 @@ hand-off of float images from the host is (issue 9 of the project, measured
 on an H200: Mixup-fed training reached 0.48-0.76x of `model.fit` on arrays
 already in memory). The device feed splits a stage in two:
 
-* host (`stages.index_feed`, tf.data): the stage's own epochs,
+* host (`pipeline.index_feed`, tf.data): the stage's own epochs,
   permutations and draws, exactly as the in-memory stage makes them, but
   each batch carries only the indices of its examples and partners and the
   mixing weights, `int32 [B]` twice and `float32 [B]`, with the mixed
@@ -39,7 +39,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfmixup.datasets import mixers, stages
+from tfmixup.datasets import pipeline
+from tfmixup.errors import DataError
+from tfmixup.methods.mixer import Mixer
+from tfmixup.methods.mixup import Mixup
+from tfmixup.methods.pair_sampling import PairSampling
 
 INPUT_NAMES = ("index_a", "index_b", "weight_a")
 
@@ -139,50 +143,66 @@ class DeviceFeed:
         yield keras.ops.convert_to_numpy(images), labels.numpy()
 
 
-def _feed(data, mixer, batch_size: int, seed: int | None, options: dict) -> DeviceFeed:
-  if isinstance(data, tf.data.Dataset):
-    raise stages.DataError(
-      "the device feed needs in-memory arrays (ImageArrays or (images, labels)); "
-      "use the tf.data stages for a tf.data.Dataset"
-    )
-  if mixer is None:
-    checked = stages._checked_options(batch_size, seed, options)
-    if checked.seed is None:
-      raise stages.DataError("device_batches needs a seed: the device feed is for training")
-  else:
-    checked = stages._mixing_options(batch_size, seed, options)
-  dataset, images = stages.index_feed(data, mixer, checked)
-  return DeviceFeed(dataset=dataset, layer=ResidentImages(images, mixes=mixer is not None))
-
-
-def device_mixup(data, *, batch_size: int, seed: int | None, alpha: float = 1.0, prob: float = 1.0, **options):
-  """Mixup through the device feed: the batches of `stages.mixup`, mixed on the device.
+def feed(data, mixer: Mixer | None, *, batch_size: int, seed: int | None, **options) -> DeviceFeed:
+  """The device feed of any mixer whose images are a per-sample weighted sum (`Mixer.weighted_sum`).
 
   Args:
     data: `ImageArrays` or `(images [N, H, W, C], labels)` arrays (not a
       `tf.data.Dataset`: the images must fit on the device).
-    batch_size, seed, alpha, prob, **options: as `stages.mixup`.
+    mixer: a `weighted_sum` mixer, or None (shuffled, unmixed batches; a
+      seed is then required).
+    batch_size, seed, **options: as `tfmixup.datasets.paired`.
+
+  Returns:
+    A `DeviceFeed` of the batches the in-memory stage with this mixer gives.
+
+  Raises:
+    DataError, LabelError: as the stages; also a `tf.data.Dataset` or a
+      mixer that is not a weighted sum.
+  """
+  if isinstance(data, tf.data.Dataset):
+    raise DataError(
+      "the device feed needs in-memory arrays (ImageArrays or (images, labels)); "
+      "use the tf.data stages for a tf.data.Dataset"
+    )
+  if mixer is None:
+    checked = pipeline.checked_options(batch_size, seed, options)
+    if checked.seed is None:
+      raise DataError("device_batches needs a seed: the device feed is for training")
+  else:
+    checked = pipeline.mixing_options(batch_size, seed, options)
+  dataset, images = pipeline.index_feed(data, mixer, checked)
+  return DeviceFeed(dataset=dataset, layer=ResidentImages(images, mixes=mixer is not None))
+
+
+def device_mixup(data, *, batch_size: int, seed: int | None, alpha: float = 1.0, prob: float = 1.0, **options):
+  """Mixup through the device feed: the batches of `tfmixup.datasets.mixup`, mixed on the device.
+
+  Args:
+    data: `ImageArrays` or `(images [N, H, W, C], labels)` arrays (not a
+      `tf.data.Dataset`: the images must fit on the device).
+    batch_size, seed, alpha, prob, **options: as `tfmixup.datasets.mixup`.
 
   Returns:
     A `DeviceFeed`.
 
   Raises:
-    DataError, LabelError: as `stages.mixup`; also for a `tf.data.Dataset`.
+    DataError, LabelError: as `tfmixup.datasets.mixup`; also for a `tf.data.Dataset`.
   """
-  return _feed(data, mixers.Mixup(alpha, prob), batch_size, seed, options)
+  return feed(data, Mixup(alpha, prob), batch_size=batch_size, seed=seed, **options)
 
 
 def device_pair_sampling(data, *, batch_size: int, seed: int | None, prob: float = 1.0, **options):
-  """Pair sampling through the device feed: the batches of `stages.pair_sampling`.
+  """Pair sampling through the device feed: the batches of `tfmixup.datasets.pair_sampling`.
 
-  Args and Raises: as `device_mixup`, with `prob` as `stages.pair_sampling`.
+  Args and Raises: as `device_mixup`, with `prob` as `tfmixup.datasets.pair_sampling`.
   """
-  return _feed(data, mixers.PairSampling(prob), batch_size, seed, options)
+  return feed(data, PairSampling(prob), batch_size=batch_size, seed=seed, **options)
 
 
 def device_batches(data, *, batch_size: int, seed: int, **options):
-  """Shuffled, unmixed batches through the device feed: the batches of `stages.batches(seed=...)`.
+  """Shuffled, unmixed batches through the device feed: the batches of `tfmixup.datasets.batches(seed=...)`.
 
   Args and Raises: as `device_mixup` (a seed is required).
   """
-  return _feed(data, None, batch_size, seed, options)
+  return feed(data, None, batch_size=batch_size, seed=seed, **options)

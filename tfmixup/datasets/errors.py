@@ -1,22 +1,5 @@
-"""Errors raised by `tfmixup.datasets` for problems a user can cause.
+"""Errors raised by `tfmixup.datasets` (defined, TF-free, in `tfmixup.errors`)."""
 
-Each is a `ValueError`, so callers that already catch bad arguments catch
-these too; their messages are one line that says what was wrong and what to
-do about it.
-"""
+from tfmixup.errors import DataError, DataUnavailableError, IdxFormatError, LabelError
 
-
-class DataError(ValueError):
-  """Base class: the data, or an argument describing it, is not usable."""
-
-
-class IdxFormatError(DataError):
-  """An IDX file is truncated, corrupt, or not the kind of file expected."""
-
-
-class DataUnavailableError(DataError):
-  """A dataset could be found neither in a local directory nor through TFDS."""
-
-
-class LabelError(DataError):
-  """Labels have a dtype, shape or value that the mixing stages cannot use."""
+__all__ = ["DataError", "DataUnavailableError", "IdxFormatError", "LabelError"]

@@ -81,7 +81,7 @@ def share(full, rest, split: tuple[int, int], mixer, epoch_seed: tf.Tensor):
     `(rows_a, rows_b, draws, rest_a, rest_b, rest_draws)`, this worker's part.
   """
   (full_a, full_b, head), (rest_a, rest_b, tail), (num_workers, worker_index) = full, rest, split
-  per_batch = tuple(getattr(mixer, "per_batch_draws", ()))
+  per_batch = mixer.per_batch_draws if mixer is not None else ()
   lo, hi = bounds(full_a.shape[1], num_workers, worker_index)
   full_a, full_b = full_a[:, lo:hi], full_b[:, lo:hi]
   head = {name: value if name in per_batch else value[:, lo:hi] for name, value in head.items()}

@@ -15,7 +15,7 @@ import functools
 import keras
 from keras import ops
 
-from tfmixup.datasets.remedies import NUM_MIXING_POINTS
+from tfmixup.methods.manifold_mixup import NUM_MIXING_POINTS
 
 
 def mixing_points(model: keras.Sequential, num_points: int = NUM_MIXING_POINTS) -> tuple[int, ...]:

@@ -2,7 +2,7 @@
 
 A mix of classes i and j intrudes when a judge (`judges.py`) calls it some
 third class k. `intrusion_filtered_mixup` draws exactly Mixup's pairs and
-λ (`stages.mixup` with the same seed), judges every mix of an epoch before
+λ (`tfmixup.datasets.mixup` with the same seed), judges every mix of an epoch before
 the epoch is cut into batches, and then, by `mode`:
 
 * "drop": flagged mixes get sample weight 0, the others 1 (GenLabel's
@@ -40,10 +40,11 @@ from collections.abc import Callable
 import numpy as np
 import tensorflow as tf
 
-from tfmixup.datasets import mixers, mixing, seeds, stages
-from tfmixup.datasets.errors import DataError
-from tfmixup.datasets.judges import Judge
+from tfmixup.datasets import mixing, pipeline, seeds
 from tfmixup.datasets.labels import to_rows
+from tfmixup.errors import DataError
+from tfmixup.methods.mixup import Mixup
+from tfmixup.study.judges import Judge
 
 MODES = ("drop", "relabel", "control")
 
@@ -148,18 +149,18 @@ class _Prepared:
     self.judge = judge
     self.bins = _check_positive("bins", bins)
     self.chunk = _check_positive("chunk", chunk)
-    self.options = stages._mixing_options(batch_size, seed, options)  # noqa: SLF001
-    self.mixer = mixers.Mixup(alpha, prob)
-    images, labels, self.fmt = stages._arrays_of(data, self.options.num_classes)  # noqa: SLF001
+    self.options = pipeline.mixing_options(batch_size, seed, options)
+    self.mixer = Mixup(alpha, prob)
+    images, labels, self.fmt = pipeline.arrays_of(data, self.options.num_classes)
     self.image_shape, self.size = images.shape[1:], len(labels)
     self.num_classes = self.fmt.num_classes
     self.scale = 1.0 / 255.0 if images.dtype == np.uint8 else 1.0  # as the stages
-    self.images = stages.as_tensor(images)
+    self.images = pipeline.as_tensor(images)
     self.labels = tf.constant(labels.astype(np.int64) if self.fmt.sparse else labels)
     ids = labels if self.fmt.sparse else np.argmax(labels, axis=1)  # soft rows: their largest class
     self.ids = tf.constant(ids.astype(np.int32))
-    self.order_of = stages.orders(len(labels), self.options, ids)  # full permutations, or the sorted-buffer fault
-    self.num_batches = stages._num_batches(self.size, self.options)  # noqa: SLF001
+    self.order_of = pipeline.orders(len(labels), self.options, ids)  # full permutations, or the sorted-buffer fault
+    self.num_batches = pipeline.batch_count(self.size, self.options)
     self.used = min(self.size, self.num_batches * self.options.batch_size)  # drop_remainder leaves some out
 
   def flags(self, epoch_seed: tf.Tensor, order_a: tf.Tensor, order_b: tf.Tensor, drawn: dict) -> dict[str, tf.Tensor]:
@@ -184,7 +185,7 @@ class _Prepared:
 
 
 def _annotator(prepared: _Prepared, mode: str) -> Callable:
-  """`stages._array_epochs`'s hook: adds each mix's sample weight (and relabel target) to the draws."""
+  """`pipeline.array_epochs`'s hook: adds each mix's sample weight (and relabel target) to the draws."""
   num_batches, batch_size = prepared.num_batches, prepared.options.batch_size
 
   def annotate(epoch_seed: tf.Tensor, order_a: tf.Tensor, order_b: tf.Tensor, drawn: dict) -> dict:
@@ -203,7 +204,7 @@ def _annotator(prepared: _Prepared, mode: str) -> Callable:
 
 
 def intrusion_filtered_mixup(  # noqa: PLR0913 - mixup's arguments and the filter's
-  data: stages.Data,
+  data: pipeline.Data,
   *,
   judge: Judge,
   mode: str,
@@ -217,7 +218,7 @@ def intrusion_filtered_mixup(  # noqa: PLR0913 - mixup's arguments and the filte
 ) -> tf.data.Dataset:
   """Mixup batches with intruding mixes dropped, relabelled, or (the control) matched random drops.
 
-  The pairs and λ are `stages.mixup`'s with the same seed, alpha, prob and
+  The pairs and λ are `tfmixup.datasets.mixup`'s with the same seed, alpha, prob and
   options, and so are the images; see the module docstring for the modes,
   the strata and how Keras weighs the losses. Each epoch judges all of its
   mixes first (`chunk` at a time, inside the `tf.data` graph). An epoch a
@@ -228,7 +229,7 @@ def intrusion_filtered_mixup(  # noqa: PLR0913 - mixup's arguments and the filte
     judge: images float32 `[n, H, W, C]` in [0, 1] -> int32 class ids `[n]`
       (`judges.nearest_neighbour_judge`, `judges.model_judge`).
     mode: "drop", "relabel" or "control".
-    batch_size, seed, **options: as `stages.paired`.
+    batch_size, seed, **options: as `tfmixup.datasets.paired`.
     alpha: Mixup's Beta concentration α > 0.
     prob: probability that a sample is mixed (else λ = 1).
     bins: λ bins of the control's strata.
@@ -240,7 +241,7 @@ def intrusion_filtered_mixup(  # noqa: PLR0913 - mixup's arguments and the filte
 
   Raises:
     DataError: a bad mode, bins, chunk, judge or option; a `tf.data.Dataset` input.
-    LabelError: as `stages.paired`.
+    LabelError: as `tfmixup.datasets.paired`.
   """
   if mode not in MODES:
     raise DataError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -266,10 +267,9 @@ def intrusion_filtered_mixup(  # noqa: PLR0913 - mixup's arguments and the filte
     def unmixed() -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
       return tf.cast(stored_a, tf.float32) * scale, y_a, tf.ones([count], tf.float32)
 
-    images, labels, weights = mix() if active is None else tf.cond(active, mix, unmixed)
-    return images, mixing.smooth_labels(labels, options_.label_smoothing), weights
+    return pipeline.finish_batch(mix, unmixed, active, options_.label_smoothing)
 
-  epochs, num_batches, counter = stages._array_epochs(  # noqa: SLF001
+  epochs, num_batches, counter = pipeline.array_epochs(
     prepared.size,
     prepared.image_shape,
     mixer,
@@ -278,11 +278,11 @@ def intrusion_filtered_mixup(  # noqa: PLR0913 - mixup's arguments and the filte
     annotate=_annotator(prepared, mode),
   )
   ds = epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE)
-  return stages._finish_array_pipeline(ds, num_batches, counter)  # noqa: SLF001
+  return pipeline.finish_array_pipeline(ds, num_batches, counter)
 
 
 def intrusion_flags(  # noqa: PLR0913, PLR0917 - the stage's arguments and the epoch
-  data: stages.Data,
+  data: pipeline.Data,
   judge: Judge,
   batch_size: int,
   seed: int,
@@ -310,7 +310,7 @@ def intrusion_flags(  # noqa: PLR0913, PLR0917 - the stage's arguments and the e
   prepared = _Prepared(
     data, judge, batch_size=batch_size, seed=seed, alpha=alpha, prob=prob, bins=bins, chunk=chunk, options=options
   )
-  epoch_seed, order_a, order_b, drawn = stages.epoch_draws(
+  epoch_seed, order_a, order_b, drawn = pipeline.epoch_draws(
     seeds.root(prepared.options.seed),
     tf.constant(epoch, tf.int64),
     prepared.size,

@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfmixup.datasets.errors import DataError
+from tfmixup.errors import DataError
 from tfmixup.datasets.sources import ImageArrays
 
 # float32 images [N, H, W, C] in [0, 1] -> int32 class ids [N]
