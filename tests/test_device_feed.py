@@ -13,7 +13,7 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from tfmixup import datasets
-from tfmixup.datasets import mixers, stages
+from tfmixup.datasets import mixers, pipeline
 
 # The device computes x/255 and w·x_a + (1-w)·x_b in the stage's order; XLA
 # may turn a division by a constant into a product (1 ulp of 1.0).
@@ -116,9 +116,9 @@ class ErrorsTest(tf.test.TestCase):
       datasets.device_mixup(ds, batch_size=2, seed=0, num_classes=10)
 
   def test_cutmix_has_no_device_feed(self):
-    options = stages._checked_options(2, 0, {})
+    options = pipeline.checked_options(2, 0, {})
     with self.assertRaisesRegex(datasets.DataError, "CutMix has no device feed"):
-      stages.index_feed(uint8_data(10), mixers.CutMix(), options)
+      pipeline.index_feed(uint8_data(10), mixers.CutMix(), options)
 
   def test_plain_batches_need_a_seed(self):
     with self.assertRaisesRegex(datasets.DataError, "device_batches needs a seed"):

@@ -21,8 +21,7 @@ from scipy import stats
 
 from tfmixup import datasets, methods, training
 from tfmixup.config import ConfigError, TrainConfig
-from tfmixup.datasets import filtering
-from tfmixup.study import intrusion
+from tfmixup.study import filter_methods, filtering, intrusion
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SIZE, BATCH, K = 1203, 100, 3  # the last batch is smaller
@@ -67,7 +66,7 @@ def numpy_strata(data: datasets.ImageArrays, index_a, index_b, lam, bins: int = 
 
 def stage(mode: str, seed: int = 0, data=None, **options):
   data = brightness_data() if data is None else data
-  return datasets.intrusion_filtered_mixup(data, judge=third_judge, mode=mode, batch_size=BATCH, seed=seed, **options)
+  return filtering.intrusion_filtered_mixup(data, judge=third_judge, mode=mode, batch_size=BATCH, seed=seed, **options)
 
 
 def epochs_of(ds, count: int = 2) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -92,7 +91,7 @@ class FilteredStageTest(tf.test.TestCase, parameterized.TestCase):
   def flags(self, epoch: int) -> dict:
     key = ("flags", epoch)
     if key not in self._cache:
-      self._cache[key] = datasets.intrusion_flags(brightness_data(), third_judge, BATCH, 0, 1.0, epoch)
+      self._cache[key] = filtering.intrusion_flags(brightness_data(), third_judge, BATCH, 0, 1.0, epoch)
     return self._cache[key]
 
   def test_flags_are_the_stage_pairs_and_lambda(self):
@@ -203,7 +202,7 @@ class FilteredStageTest(tf.test.TestCase, parameterized.TestCase):
       (lambda: stage("control", bins=0), r"^bins must be a positive integer, got 0$"),
       (lambda: stage("drop", data=data.to_dataset()), r"^intrusion filtering [^\n]*not a Dataset$"),
       (
-        lambda: datasets.intrusion_filtered_mixup(data, judge=None, mode="drop", batch_size=8, seed=0),
+        lambda: filtering.intrusion_filtered_mixup(data, judge=None, mode="drop", batch_size=8, seed=0),
         r"^judge must be a function of images, got NoneType$",
       ),
     ):
@@ -238,7 +237,7 @@ class ControlChoiceTest(tf.test.TestCase):
     quantiles, overlaps, expected = [], 0, 0.0
     previous = None
     for epoch in range(12):
-      f = datasets.intrusion_flags(data, third_judge, BATCH, 3, 1.0, epoch)
+      f = filtering.intrusion_flags(data, third_judge, BATCH, 3, 1.0, epoch)
       for s in np.unique(f["stratum"]):
         pool = np.flatnonzero(~f["flagged"] & (f["stratum"] == s))
         rank = np.flatnonzero(f["control_dropped"][pool])
@@ -258,7 +257,7 @@ class DrawnIntrusionTest(tf.test.TestCase):
   def test_rates_are_the_flags(self):
     data = brightness_data()
     result = intrusion.drawn_intrusion(data, third_judge, batch_size=BATCH, seed=0, epochs=2)
-    flags = [datasets.intrusion_flags(data, third_judge, BATCH, 0, 1.0, e) for e in range(2)]
+    flags = [filtering.intrusion_flags(data, third_judge, BATCH, 0, 1.0, e) for e in range(2)]
     flagged = np.concatenate([f["flagged"] for f in flags])
     self.assertEqual(result["mixes"], 2 * SIZE)
     self.assertEqual(result["intruding"], int(flagged.sum()))
@@ -310,7 +309,7 @@ class MethodsTest(tf.test.TestCase):
     ):
       config = TrainConfig(method="mixup_filtered", teacher=path, classes=(4, 7))
       with self.assertRaisesRegex(ConfigError, message):
-        methods.judge(config, data)
+        filter_methods.judge(config, data)
 
   def test_flag_errors_are_one_line(self):
     # --teacher reaches the config (bad suffix), and a missing file is reported

@@ -9,6 +9,7 @@ from absl.testing import parameterized
 from helpers import MNIST_DIR
 
 from tfmixup import datasets
+from tfmixup.study import judges
 
 
 def brute_force_nn(train_images: np.ndarray, train_labels: np.ndarray, queries: np.ndarray) -> np.ndarray:
@@ -27,7 +28,7 @@ class NearestNeighbourJudgeTest(tf.test.TestCase, parameterized.TestCase):
     train = rng.random((53, 4, 3, 1)).astype(np.float32)
     labels = rng.integers(0, 5, 53)
     queries = rng.random((37, 4, 3, 1)).astype(np.float32)
-    judged = datasets.nearest_neighbour_judge((train, labels), chunk=chunk)(queries)
+    judged = judges.nearest_neighbour_judge((train, labels), chunk=chunk)(queries)
     self.assertEqual(judged.dtype, tf.int32)
     self.assertAllEqual(judged, brute_force_nn(train, labels, queries))
 
@@ -39,21 +40,21 @@ class NearestNeighbourJudgeTest(tf.test.TestCase, parameterized.TestCase):
     train = rng.random((12, 2, 2, 1)).astype(np.float32)
     train[9] = train[2]
     labels = np.arange(12)
-    judged = datasets.nearest_neighbour_judge((train, labels), chunk=chunk)(train[[9, 2, 5]])
+    judged = judges.nearest_neighbour_judge((train, labels), chunk=chunk)(train[[9, 2, 5]])
     self.assertAllEqual(judged, [2, 2, 5])
 
   def test_uint8_training_images_are_scaled(self):
     rng = np.random.default_rng(1)
     images = rng.integers(0, 256, (30, 3, 3, 1), dtype=np.uint8)
     data = datasets.ImageArrays(images, np.arange(30) % 4, ("a", "b", "c", "d"), (0, 1, 2, 3))
-    judged = datasets.nearest_neighbour_judge(data, chunk=8)(images.astype(np.float32) / 255.0)
+    judged = judges.nearest_neighbour_judge(data, chunk=8)(images.astype(np.float32) / 255.0)
     self.assertAllEqual(judged, np.arange(30) % 4)
 
   def test_runs_inside_tf_data(self):
     rng = np.random.default_rng(2)
     train = rng.random((20, 2, 2, 1)).astype(np.float32)
     labels = rng.integers(0, 3, 20)
-    judge = datasets.nearest_neighbour_judge((train, labels), chunk=6)
+    judge = judges.nearest_neighbour_judge((train, labels), chunk=6)
     queries = rng.random((17, 2, 2, 1)).astype(np.float32)
     ds = tf.data.Dataset.from_tensor_slices(queries).batch(5).map(judge)
     self.assertAllEqual(np.concatenate([b.numpy() for b in ds]), brute_force_nn(train, labels, queries))
@@ -64,14 +65,14 @@ class NearestNeighbourJudgeTest(tf.test.TestCase, parameterized.TestCase):
     train = datasets.load_arrays("mnist", "train", data_dir=MNIST_DIR).take(2000)
     test = datasets.load_arrays("mnist", "test", data_dir=MNIST_DIR).take(200)
     queries = test.images.astype(np.float32) / 255.0
-    judged = datasets.nearest_neighbour_judge(train, chunk=300)(queries).numpy()
+    judged = judges.nearest_neighbour_judge(train, chunk=300)(queries).numpy()
     self.assertGreater(np.mean(judged == test.labels), 0.85)
     expected = brute_force_nn(train.images.astype(np.float32) / 255.0, train.labels, queries)
     self.assertGreaterEqual(np.mean(judged == expected), 0.99)  # float32 vs float64 near-ties aside
 
   def test_bad_chunk(self):
     with self.assertRaisesRegex(datasets.DataError, r"^chunk must be a positive integer, got 0$"):
-      datasets.nearest_neighbour_judge((np.zeros((3, 2, 2, 1)), np.zeros(3, np.int64)), chunk=0)
+      judges.nearest_neighbour_judge((np.zeros((3, 2, 2, 1)), np.zeros(3, np.int64)), chunk=0)
 
 
 class ModelJudgeTest(tf.test.TestCase):
@@ -83,7 +84,7 @@ class ModelJudgeTest(tf.test.TestCase):
     model = self.model()
     images = np.random.default_rng(3).random((41, 4, 4, 1)).astype(np.float32)
     expected = np.argmax(model.predict(images, verbose=0), axis=1)
-    judge = datasets.model_judge(model)
+    judge = judges.model_judge(model)
     self.assertAllEqual(judge(images), expected)
     ds = tf.data.Dataset.from_tensor_slices(images).batch(8).map(judge)  # inside a tf.data graph
     self.assertAllEqual(np.concatenate([b.numpy() for b in ds]), expected)
@@ -91,7 +92,7 @@ class ModelJudgeTest(tf.test.TestCase):
   def test_other_backend_names_the_alternative(self):
     with mock.patch.object(keras.backend, "backend", return_value="jax"):
       with self.assertRaisesRegex(datasets.DataError, r"^[^\n]*TensorFlow backend[^\n]*teacher 'nn'[^\n]*$"):
-        datasets.model_judge(self.model())
+        judges.model_judge(self.model())
 
 
 if __name__ == "__main__":

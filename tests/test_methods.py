@@ -107,7 +107,7 @@ class UserMethodTest(tf.test.TestCase):
       self.assertLen(result["history"]["loss"], 1)
       self.assertEqual(calls, {"stage": 1, "wrap": 2})
     finally:
-      methods._REGISTRY.pop("test_swap", None)
+      methods.registry._REGISTRY.pop("test_swap", None)
     with self.assertRaisesRegex(ConfigError, "unknown method 'test_swap'"):
       TrainConfig(method="test_swap")
 

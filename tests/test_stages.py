@@ -9,6 +9,7 @@ from helpers import coded_arrays
 
 from tfmixup import datasets
 from tfmixup.datasets import DataError, LabelError
+from tfmixup.study import filtering
 
 
 def epoch(ds):
@@ -261,7 +262,7 @@ class EmptyImagesTest(tf.test.TestCase, parameterized.TestCase):
     "device_mixup": datasets.device_mixup,
     "device_pair_sampling": datasets.device_pair_sampling,
     "device_batches": datasets.device_batches,
-    "filtered": lambda data, **o: datasets.intrusion_filtered_mixup(
+    "filtered": lambda data, **o: filtering.intrusion_filtered_mixup(
       data, judge=lambda x: tf.zeros([1]), mode="drop", **o
     ),
   }
@@ -323,18 +324,18 @@ class KerasTest(tf.test.TestCase):
 
 class AsTensorTest(tf.test.TestCase):
   def test_adopts_aligned_arrays_and_copies_others(self):
-    from tfmixup.datasets import idx, stages  # noqa: PLC0415
+    from tfmixup.datasets import idx, pipeline  # noqa: PLC0415
 
     aligned = idx.aligned_empty((4, 3))
     self.assertEqual(aligned.ctypes.data % idx.TENSOR_ALIGNMENT, 0)
     aligned[:] = 7
-    adopted = stages.as_tensor(aligned)
+    adopted = pipeline.as_tensor(aligned)
     aligned[0, 0] = 9  # one buffer: the tensor sees the change
     self.assertEqual(int(adopted[0, 0]), 9)
     self.assertEqual(int(tf.reduce_sum(tf.cast(adopted, tf.int32))), 9 + 11 * 7)
     base = idx.aligned_empty((9,))
     base[:] = 3
     unaligned = base[1:]  # one byte off the alignment
-    copied = stages.as_tensor(unaligned)
+    copied = pipeline.as_tensor(unaligned)
     unaligned[0] = 8
     self.assertEqual(int(copied[0]), 3)

@@ -25,7 +25,15 @@ from tfmixup.errors import ConfigError
 if TYPE_CHECKING:
   from tfmixup.datasets import Schedule
 
-__all__ = ["ConfigError", "TrainConfig", "field_help", "parse_method_args", "parse_pairs", "parse_subset", "subset_name"]
+__all__ = [
+  "ConfigError",
+  "TrainConfig",
+  "field_help",
+  "parse_method_args",
+  "parse_pairs",
+  "parse_subset",
+  "subset_name",
+]
 
 JIT_CHOICES = ("auto", "true", "false")
 FEED_CHOICES = ("auto", "host", "device")

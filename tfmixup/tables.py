@@ -1,7 +1,7 @@
 """Results as text: "train (test)" accuracy cells, mean ± std over runs, one line per run, Markdown tables.
 
 What the training command (`tfmixup.train_app`) prints after its runs. No
-TensorFlow here: `method_label` reads the methods registry only when called.
+TensorFlow here (nor in the methods registry).
 """
 
 import math
@@ -9,11 +9,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from tfmixup import methods
+
 
 def method_label(name: str) -> str:
   """A method's name in tables (its `tfmixup.methods.Method.label`, e.g. "without" for ERM)."""
-  from tfmixup import methods  # noqa: PLC0415 - the registry imports TensorFlow
-
   return methods.get(name).label
 
 

@@ -25,6 +25,7 @@ intrusion_flags (`tfmixup.study.filtering`), nearest_neighbour_judge and
 model_judge (`tfmixup.study.judges`).
 """
 
+from tfmixup.checks import alpha as check_alpha
 from tfmixup.datasets.device_feed import (
   DeviceFeed,
   ResidentImages,
@@ -40,7 +41,6 @@ from tfmixup.datasets.remedies import adamixup_batches, manifold_pairs, mixup_cl
 from tfmixup.datasets.schedules import Schedule
 from tfmixup.datasets.sources import ImageArrays, load, load_arrays, select_classes
 from tfmixup.datasets.stages import batches, cutmix, epoch_counter, mixup, mixup_cutmix, pair_sampling, paired
-from tfmixup.checks import alpha as check_alpha
 
 __all__ = [
   "DataError",

@@ -57,9 +57,9 @@ from tfmixup import numeric
 from tfmixup.datasets import draws, idx, mixing, pairs, seeds, shards
 from tfmixup.datasets.errors import DataError, LabelError
 from tfmixup.datasets.labels import LabelFormat, label_format, to_rows
-from tfmixup.methods.mixer import Mixer
 from tfmixup.datasets.schedules import Schedule
 from tfmixup.datasets.sources import ImageArrays
+from tfmixup.methods.mixer import Mixer
 
 Data = tf.data.Dataset | ImageArrays | tuple[np.ndarray, np.ndarray]
 
@@ -566,8 +566,6 @@ def checked_options(batch_size: int, seed: int | None, options: dict) -> Options
 def mixing_options(batch_size: int, seed: int | None, options: dict) -> Options:
   """Options of a mixing stage: seed=None means a fresh seed (never "no mixing")."""
   return checked_options(batch_size, seeds.fresh_seed() if seed is None else seed, options)
-
-
 
 
 def mixing_stage(data: Data, mixer: Mixer, *, batch_size: int, seed: int | None, **options) -> tf.data.Dataset:

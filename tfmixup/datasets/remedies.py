@@ -1,8 +1,8 @@
 """The stages of the remedies for intrusion, where tfmixup 0.5.0 kept them: they now live with their methods.
 
-  manifold_pairs, ManifoldPairs, NUM_MIXING_POINTS   tfmixup.methods.manifold_mixup
-  adamixup_batches, AdaMixUpBatches                  tfmixup.methods.adamixup
-  mixup_clean_half, MixupCleanHalf                   tfmixup.methods.mixup_clean_half
+manifold_pairs, ManifoldPairs, NUM_MIXING_POINTS   tfmixup.methods.manifold_mixup
+adamixup_batches, AdaMixUpBatches                  tfmixup.methods.adamixup
+mixup_clean_half, MixupCleanHalf                   tfmixup.methods.mixup_clean_half
 """
 
 from tfmixup.methods.adamixup import AdaMixUpBatches, adamixup_batches

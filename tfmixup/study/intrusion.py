@@ -7,7 +7,7 @@ mixing is shown mixtures λ·x_i + (1-λ)·x_j of test images of classes i and j
 and we count how often it calls them neither i nor j.
 
 `drawn_intrusion` measures the same on what Mixup actually trains on: the
-stage's own pairs and λ (`tfmixup.datasets.intrusion_flags`), judged by a
+stage's own pairs and λ (`tfmixup.study.filtering.intrusion_flags`), judged by a
 nearest-neighbour or model judge (`tfmixup.datasets.judges`).
 """
 
@@ -17,7 +17,8 @@ from collections.abc import Sequence
 import keras
 import numpy as np
 
-from tfmixup.datasets import ImageArrays, intrusion_flags, mix_batches
+from tfmixup.datasets import ImageArrays, mix_batches
+from tfmixup.study.filtering import intrusion_flags
 
 LAMBDAS = (0.3, 0.5, 0.7)
 
@@ -87,12 +88,12 @@ def drawn_intrusion(
 
   The mixes are those `datasets.mixup(data, batch_size=..., seed=...,
   alpha=...)` draws in epochs 0..epochs-1 (the same pairs and λ; same-class
-  pairs included), judged as `datasets.intrusion_filtered_mixup` judges them.
+  pairs included), judged as `filtering.intrusion_filtered_mixup` judges them.
 
   Args:
     data: the training split (of the class subset trained on).
     judge: images float32 `[n, H, W, C]` -> int32 class ids `[n]`, e.g.
-      `datasets.nearest_neighbour_judge(data)`.
+      `judges.nearest_neighbour_judge(data)`.
     batch_size, seed, alpha: the Mixup stage's.
     epochs: epochs of mixes pooled.
 

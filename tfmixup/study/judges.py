@@ -20,8 +20,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from tfmixup.errors import DataError
 from tfmixup.datasets.sources import ImageArrays
+from tfmixup.errors import DataError
 
 # float32 images [N, H, W, C] in [0, 1] -> int32 class ids [N]
 Judge = Callable[[tf.Tensor], tf.Tensor]

@@ -26,10 +26,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from tfmixup import datasets, outputs, training
+from tfmixup import outputs, training
 from tfmixup.config import TrainConfig
 from tfmixup.datasets import ImageArrays
-from tfmixup.study import regimes
+from tfmixup.study import judges, regimes
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
 
 SWAP_TARGET = 0.97  # ERM test accuracy on {6, 8, 9} near the study's 97.3%
@@ -104,7 +104,7 @@ def _method_order(method: str) -> int:
 def nearest_neighbour_votes(
   judge, test: ImageArrays, first: int, second: int, *, pairs: int, rng: np.random.Generator
 ) -> np.ndarray:
-  """Where a judge (e.g. `datasets.nearest_neighbour_judge(train)`) puts mixes of two test classes.
+  """Where a judge (e.g. `judges.nearest_neighbour_judge(train)`) puts mixes of two test classes.
 
   Returns:
     float `[K]`: the share of `pairs` mixes λ·x_first + (1-λ)·x_second,
@@ -129,7 +129,7 @@ def pick_swap(train: ImageArrays, test: ImageArrays, per_class: int = 1000, pair
     {"k", "pair", "votes_69": shares [10], "pair_votes": {(a, b): shares}}.
   """
   rng = np.random.default_rng(seed)
-  judge = datasets.nearest_neighbour_judge(train.take_per_class(per_class))
+  judge = judges.nearest_neighbour_judge(train.take_per_class(per_class))
   votes_69 = nearest_neighbour_votes(judge, test, 6, 9, pairs=2000, rng=rng)
   outside = [c for c in range(10) if c not in (6, 8, 9)]
   k = min(outside, key=lambda c: votes_69[c])

@@ -18,9 +18,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tfmixup import datasets, outputs, training
+from tfmixup import outputs, training
 from tfmixup.config import TrainConfig
-from tfmixup.study import confirm, confirm_report, intrusion, regimes, science, statistics
+from tfmixup.study import confirm, confirm_report, intrusion, judges, regimes, science, statistics
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
 from tfmixup.study.tables import incomplete_note, markdown_table
 
@@ -326,7 +326,7 @@ def _flagged(runs: Runs, full: training.SplitData, regime: str, name: str) -> st
   alpha = runs.base.alpha
 
   def measure() -> dict:
-    return intrusion.drawn_intrusion(train, datasets.model_judge(keras.saving.load_model(path)), alpha=alpha)
+    return intrusion.drawn_intrusion(train, judges.model_judge(keras.saving.load_model(path)), alpha=alpha)
 
   measured = runs.cache.get(f"{name} {alpha:g} erm {path}", measure)
   return f"{100 * measured['rate']:.2f}"
@@ -372,9 +372,9 @@ def intrusion_section(runs: Runs, full: training.SplitData) -> str:
       runs.missing.add(f"{preset.standard}/{teacher.config.run_name} (model)")
       rows.append((DATASET_LABELS[name], [NOT_RUN] * len(alphas)))
       continue
-    judges = {
-      "erm": datasets.model_judge(keras.saving.load_model(path)),
-      "nn": datasets.nearest_neighbour_judge(train),
+    by_judge = {
+      "erm": judges.model_judge(keras.saving.load_model(path)),
+      "nn": judges.nearest_neighbour_judge(train),
     }
     cells = []
     for alpha in alphas:
@@ -383,7 +383,7 @@ def intrusion_section(runs: Runs, full: training.SplitData) -> str:
           f"{name} {alpha:g} {k} {path}",
           lambda judge=judge, alpha=alpha, train=train: intrusion.drawn_intrusion(train, judge, alpha=alpha),
         )
-        for k, judge in judges.items()
+        for k, judge in by_judge.items()
       }
       cells.append(f"{100 * measured['erm']['rate']:.2f} / {100 * measured['nn']['rate']:.2f}")
       if name == "689" and alpha == 1.0:
