@@ -1,6 +1,8 @@
 """The typed training config and the --subset syntax."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import tensorflow as tf
@@ -31,7 +33,7 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
     ("cutmix_alpha", dict(cutmix_alpha=-1.0), "cutmix_alpha must be finite and > 0"),
     ("prob", dict(prob=1.01), r"prob must be a probability in \[0, 1\]"),
     ("switch_prob", dict(switch_prob=float("nan")), r"switch_prob must be a probability"),
-    ("label_smoothing", dict(label_smoothing=1.0), r"label_smoothing must be in \[0, 1\)"),
+    ("label_smoothing", dict(label_smoothing=1.0), r"label_smoothing must be a number in \[0, 1\)"),
     ("mix_start", dict(method="mixup", mix_start=-2), "mix_start must be an integer >= 0"),
     ("mix_off", dict(method="mixup", mix_off=1), "mix_off=1 needs mix_on"),
     ("off_last", dict(method="mixup", epochs=2, off_last=3), "off_last=3 is more than the 2 epochs"),
@@ -107,3 +109,17 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
     self.assertIsNone(TrainConfig(method="mixup").schedule())
     schedule = TrainConfig(method="pair_sampling", epochs=12, mix_start=2, mix_on=3, mix_off=1, off_last=2).schedule()
     self.assertEqual(schedule.epochs_on(12), [2, 3, 4, 6, 7, 8])
+
+
+class NoTensorFlowTest(tf.test.TestCase):
+  def test_configs_flags_and_the_registry_do_not_import_tensorflow(self):
+    # The command line reports a bad flag before TensorFlow loads: config, flags, checks and every method module.
+    code = (
+      "import sys; from absl import flags; from tfmixup import cli, config, methods, tables\n"
+      "read = cli.define_flags(flags.FlagValues())\n"
+      "config.TrainConfig(method='resizemix', method_args={'scale_min': 0.2}, classes=(6, 8, 9))\n"
+      "try:\n  config.TrainConfig(method='cutmix', alpha=-1)\nexcept config.ConfigError as e:\n  print(e)\n"
+      "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorflow', 'keras', 'jax')))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    self.assertEqual(proc.stdout.splitlines(), ["alpha must be finite and > 0, got -1.0", "[]"])

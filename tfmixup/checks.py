@@ -43,6 +43,8 @@ def positive_int(value: object, name: str, error: type[ValueError] = DataError) 
 def positive_real(value: object, name: str, error: type[ValueError] = DataError) -> float:
   """A finite real > 0."""
   number = numeric.real(value)
-  if number is None or not math.isfinite(number) or number <= 0:
+  if number is None:
+    raise error(f"{name} must be a number > 0, got {value!r}")
+  if not math.isfinite(number) or number <= 0:
     raise error(f"{name} must be finite and > 0, got {value!r}")
   return number

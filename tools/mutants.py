@@ -19,21 +19,27 @@ import sys
 import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-STAGES = "tfmixup/datasets/stages.py"
+PIPELINE = "tfmixup/datasets/pipeline.py"
 SEEDS = "tfmixup/datasets/seeds.py"
 DRAWS = "tfmixup/datasets/draws.py"
-MIXERS = "tfmixup/datasets/mixers.py"
+MIXUP = "tfmixup/methods/mixup.py"
+CUTMIX = "tfmixup/methods/cutmix.py"
+MIXUP_CUTMIX = "tfmixup/methods/mixup_cutmix.py"
+PAIR_SAMPLING = "tfmixup/methods/pair_sampling.py"
 MIXING = "tfmixup/datasets/mixing.py"
 DEVICE = "tfmixup/datasets/device_feed.py"
 SHARDS = "tfmixup/datasets/shards.py"
 CHECKPOINTS = "tfmixup/checkpoints.py"
 TRAINING = "tfmixup/training.py"
-REMEDIES = "tfmixup/datasets/remedies.py"
+MANIFOLD_METHOD = "tfmixup/methods/manifold_mixup.py"
+ADAMIXUP_METHOD = "tfmixup/methods/adamixup.py"
+CLEAN_HALF = "tfmixup/methods/mixup_clean_half.py"
 MANIFOLD = "tfmixup/trainers/manifold.py"
 ADAMIXUP = "tfmixup/trainers/adamixup.py"
-FILTERING = "tfmixup/datasets/filtering.py"
-JUDGES = "tfmixup/datasets/judges.py"
+FILTERING = "tfmixup/study/filtering.py"
+JUDGES = "tfmixup/study/judges.py"
 PAIRS = "tfmixup/datasets/pairs.py"
+RESIZEMIX = "tfmixup/methods/resizemix.py"
 
 # name: (what it breaks, [(file, old, new), ...])
 MUTANTS = {
@@ -73,7 +79,7 @@ MUTANTS = {
     "exclude_pairs: the redraw's stream ignores the epoch",
     [
       (
-        STAGES,
+        PIPELINE,
         "redraw.redraw(order_a, order_b, seeds.stream(epoch_seed, seeds.Stream.PARTNERS))",
         "redraw.redraw(order_a, order_b, seeds.stream(root, seeds.Stream.PARTNERS))",
       )
@@ -83,7 +89,7 @@ MUTANTS = {
     "in-memory path: every example paired with itself (pass B = pass A)",
     [
       (
-        STAGES,
+        PIPELINE,
         "order_b = order_of(epoch_seed, seeds.Stream.PASS_B) if mixer else order_a",
         "order_b = (order_a)",
       )
@@ -91,16 +97,17 @@ MUTANTS = {
   ),
   "dataset_self_pair": (
     "tf.data.Dataset path: both shuffles from one seed, so each example meets itself",
-    [(STAGES, "stream(seeds.Stream.SHUFFLE_B)", "stream(seeds.Stream.SHUFFLE_A)")],
+    [(PIPELINE, "stream(seeds.Stream.SHUFFLE_B)", "stream(seeds.Stream.SHUFFLE_A)")],
   ),
   "arrays_one_lambda_per_epoch": (
     "every batch of an epoch reuses one set of λ (Mixup's and CutMix's draws)",
     [
       (
-        MIXERS,
+        path,
         "lam = draws.sample_beta(shape, self.alpha, lam_seed)",
         "lam = tf.repeat(draws.sample_beta([1, batch_size], self.alpha, lam_seed), shape[0], axis=0)",
       )
+      for path in (MIXUP, CUTMIX)
     ],
   ),
   "dataset_one_lambda_per_epoch": (
@@ -111,7 +118,7 @@ MUTANTS = {
     "in-memory path: first examples in storage order (pass A not shuffled)",
     [
       (
-        STAGES,
+        PIPELINE,
         "order_a = order_of(epoch_seed, seeds.Stream.PASS_A)",
         "order_a = tf.range(size, dtype=tf.int64)",
       )
@@ -121,7 +128,7 @@ MUTANTS = {
     "tf.data.Dataset path: first stream not shuffled",
     [
       (
-        STAGES,
+        PIPELINE,
         "first = stream(seeds.Stream.SHUFFLE_A)",
         "first = dataset.batch(batch_size, drop_remainder=drop_remainder)",
       )
@@ -135,9 +142,9 @@ MUTANTS = {
     "tf.data.Dataset path: the shuffle seeds ignore the epoch",
     [
       (
-        STAGES,
-        "    epoch_seed = seeds.epoch_seed(root, epoch)\n    active = _epoch_active(options, epoch)\n",
-        "    epoch_seed = seeds.epoch_seed(root, 0 * epoch)\n    active = _epoch_active(options, epoch)\n",
+        PIPELINE,
+        "    epoch_seed = seeds.epoch_seed(root, epoch)\n    active = epoch_active(options, epoch)\n",
+        "    epoch_seed = seeds.epoch_seed(root, 0 * epoch)\n    active = epoch_active(options, epoch)\n",
       )
     ],
   ),
@@ -204,7 +211,7 @@ MUTANTS = {
     "Mixup-or-CutMix: the switch flip reuses the apply flip's seed (correlated coins)",
     [
       (
-        MIXERS,
+        MIXUP_CUTMIX,
         "cut = draws.bernoulli(shape, self.switch_prob, switch_seed)",
         "cut = draws.bernoulli(shape, self.switch_prob, apply_seed)",
       )
@@ -212,13 +219,13 @@ MUTANTS = {
   ),
   "prob_ignored": (
     "the apply probability is ignored: every sample is mixed",
-    [(MIXERS, "    if self.prob < 1.0:\n", "    if False:\n")],
+    [(path, "    if self.prob < 1.0:\n", "    if False:\n") for path in (MIXUP, CUTMIX, PAIR_SAMPLING)],
   ),
   "schedule_ignored": (
     "schedules ignored: every epoch mixes",
     [
       (
-        STAGES,
+        PIPELINE,
         "return None if options.schedule is None else options.schedule.active_tensor(epoch)",
         "return None",
       )
@@ -227,11 +234,10 @@ MUTANTS = {
   "smoothing_skipped": (
     "label smoothing not applied",
     [
-      (STAGES, "return images, mixing.smooth_labels(labels, options.label_smoothing)", "return images, labels"),
       (
-        STAGES,
-        "return images, tf.nest.map_structure(lambda y: mixing.smooth_labels(y, options.label_smoothing), labels)",
-        "return images, labels",
+        PIPELINE,
+        "labels = tf.nest.map_structure(lambda y: mixing.smooth_labels(y, label_smoothing), batch[1])",
+        "labels = batch[1]",
       ),
     ],
   ),
@@ -241,7 +247,7 @@ MUTANTS = {
   ),
   "global_seed_mixed_in": (
     "tf.data.Dataset path: Dataset.shuffle mixes in TensorFlow's global seed (0.2.0)",
-    [(STAGES, "    tf.compat.v1.get_default_graph().seed = None\n", "")],
+    [(PIPELINE, "    tf.compat.v1.get_default_graph().seed = None\n", "")],
   ),
   "lambda_uniform": (
     "λ drawn Uniform(0, 1) whatever α (the Model Garden bug)",
@@ -274,7 +280,11 @@ MUTANTS = {
   "device_labels_unmixed": (
     "device feed: labels mixed with the example's own label instead of its partner's",
     [
-      (STAGES, "mixer.weights_and_labels(y_a, label_rows(index_b), drawn)", "mixer.weights_and_labels(y_a, y_a, drawn)")
+      (
+        PIPELINE,
+        "mixer.weights_and_labels(y_a, label_rows(index_b), drawn)",
+        "mixer.weights_and_labels(y_a, y_a, drawn)",
+      )
     ],
   ),
   "resume_restarts_stream_at_0": (
@@ -327,7 +337,7 @@ MUTANTS = {
     "the stage ignores sorted_buffer (full permutations)",
     [
       (
-        STAGES,
+        PIPELINE,
         "  if options.sorted_buffer is None:\n    return lambda",
         "  if True:\n    return lambda",
       )
@@ -357,7 +367,7 @@ MUTANTS = {
   ),
   "manifold_layer_not_uniform": (
     "Manifold Mixup's stage draws the layer from {0, 1} only",
-    [(REMEDIES, "minval=0, maxval=self.num_points, dtype=tf.int32)", "minval=0, maxval=2, dtype=tf.int32)")],
+    [(MANIFOLD_METHOD, "minval=0, maxval=self.num_points, dtype=tf.int32)", "minval=0, maxval=2, dtype=tf.int32)")],
   ),
   "adamixup_lambda_outside": (
     "AdaMixUp's λ is u itself, not a + u·b within the policy's interval",
@@ -385,19 +395,19 @@ MUTANTS = {
   ),
   "adamixup_others_are_first": (
     "AdaMixUp's other originals are the first examples again",
-    [(REMEDIES, '"others": others,', '"others": first,')],
+    [(ADAMIXUP_METHOD, '"others": others,', '"others": first,')],
   ),
   "clean_half_not_clean": (
     "Mixup + clean half: the second half is the partners, not the mixed examples clean",
-    [(REMEDIES, "return tf.concat([mixed, first], 0)", "return tf.concat([mixed, images_b[:m]], 0)")],
+    [(CLEAN_HALF, "return tf.concat([mixed, first], 0)", "return tf.concat([mixed, images_b[:m]], 0)")],
   ),
   "clean_half_lambda_uniform": (
     "Mixup + clean half: λ drawn Uniform(0, 1) whatever α",
     [
       (
-        REMEDIES,
-        'return {"lam": draws.sample_beta(shape, self.alpha, split(seed, 1)[0])}',
-        'return {"lam": tf.random.stateless_uniform(shape, split(seed, 1)[0])}',
+        CLEAN_HALF,
+        'return {"lam": draws.sample_beta(shape, self.alpha, seeds.split(seed, 1)[0])}',
+        'return {"lam": tf.random.stateless_uniform(shape, seeds.split(seed, 1)[0])}',
       )
     ],
   ),
@@ -460,6 +470,31 @@ MUTANTS = {
     "nearest-neighbour judge: the training images' norms counted half (not squared L2)",
     [(JUDGES, " + row_norms[tf.newaxis, :]", " + 0.5 * row_norms[tf.newaxis, :]")],
   ),
+  "resizemix_cropped_not_resized": (
+    "ResizeMix: the box shows the partner's top-left corner (cropped), not the whole partner resized",
+    [
+      (
+        RESIZEMIX,
+        "return tf.clip_by_value((at * extent) // size, 0, extent - 1)",
+        "return tf.clip_by_value(at, 0, extent - 1)",
+      )
+    ],
+  ),
+  "resizemix_one_scale_per_batch": (
+    "ResizeMix: one scale τ for every sample of a batch",
+    [
+      (
+        RESIZEMIX,
+        "scale = tf.random.stateless_uniform(shape, scale_seed, minval=self.scale_min, maxval=self.scale_max)",
+        "scale = tf.random.stateless_uniform(shape[:1], scale_seed, minval=self.scale_min, maxval=self.scale_max)"
+        "[:, tf.newaxis] + tf.zeros(shape)",
+      )
+    ],
+  ),
+  "resizemix_box_at_the_corner": (
+    "ResizeMix: every box at the top-left corner",
+    [(RESIZEMIX, "top, left = start(h, height, row_seed), start(w, width, col_seed)", "top, left = 0 * h, 0 * w")],
+  ),
 }
 
 REMEDY_TESTS = "tests/test_remedies.py"
@@ -484,6 +519,9 @@ MUTANT_TESTS = {
   "fraction_ignored": ["tests/test_regimes.py::ModelAndTrainingTest"],
   "input_scale_ignored": ["tests/test_regimes.py::ModelAndTrainingTest"],
   "per_class_is_first_n": ["tests/test_regimes.py::DataTest"],
+  "resizemix_cropped_not_resized": ["tests/test_resizemix.py"],
+  "resizemix_one_scale_per_batch": ["tests/test_resizemix.py::DrawTest"],
+  "resizemix_box_at_the_corner": ["tests/test_resizemix.py::DrawTest"],
 }
 
 DEFAULT_TESTS = [

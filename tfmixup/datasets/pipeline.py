@@ -485,7 +485,10 @@ def from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: Options
   check_image_spec(spec[0].dtype, spec[0].shape, "dataset")
   image_shape = spec[0].shape
   if mixer is not None and mixer.needs_image_size and None in image_shape[:2]:
-    raise DataError(f"dataset: CutMix needs a known image height and width, got shape {image_shape}")
+    raise DataError(
+      f"dataset: {type(mixer).__name__} needs a known image height and width (it draws boxes in pixels),"
+      f" got shape {image_shape}"
+    )
   fmt = label_format(spec[1].dtype, spec[1].shape, options.num_classes)
   batch_size, drop_remainder = options.batch_size, options.drop_remainder
 
