@@ -3,4 +3,4 @@
 The reusable part is `tfmixup.datasets`; see the README.
 """
 
-__version__ = "0.5.0"
+__version__ = "0.6.0"
