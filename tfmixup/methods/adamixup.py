@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from tfmixup import lazy
 from tfmixup.errors import DataError
+from tfmixup.methods.deps import pipeline, seeds, tf, trainers
 from tfmixup.methods.mixer import Mixer
 from tfmixup.methods.registry import Method, even_batches, register
-
-tf = lazy.Module("tensorflow")
-pipeline = lazy.Module("tfmixup.datasets.pipeline")
-seeds = lazy.Module("tfmixup.datasets.seeds")
-trainers = lazy.Module("tfmixup.trainers")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,15 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from tfmixup import checks, lazy
+from tfmixup import checks
+from tfmixup.methods.deps import draws, mixing, pipeline, seeds, tf
 from tfmixup.methods.mixer import Mixer
 from tfmixup.methods.registry import Method, register
-
-tf = lazy.Module("tensorflow")
-draws = lazy.Module("tfmixup.datasets.draws")
-mixing = lazy.Module("tfmixup.datasets.mixing")
-pipeline = lazy.Module("tfmixup.datasets.pipeline")
-seeds = lazy.Module("tfmixup.datasets.seeds")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -9,17 +9,11 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from tfmixup import checks, lazy, numeric
+from tfmixup import checks, numeric
 from tfmixup.errors import DataError
+from tfmixup.methods.deps import draws, mixing, pipeline, seeds, tf, trainers
 from tfmixup.methods.mixer import Mixer
 from tfmixup.methods.registry import Method, register
-
-tf = lazy.Module("tensorflow")
-draws = lazy.Module("tfmixup.datasets.draws")
-mixing = lazy.Module("tfmixup.datasets.mixing")
-pipeline = lazy.Module("tfmixup.datasets.pipeline")
-seeds = lazy.Module("tfmixup.datasets.seeds")
-trainers = lazy.Module("tfmixup.trainers")
 
 # The mixing points of the three-conv model: the input, after the first and after the second conv block.
 NUM_MIXING_POINTS = 3

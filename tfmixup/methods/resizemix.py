@@ -18,16 +18,11 @@ from __future__ import annotations
 import dataclasses
 from typing import ClassVar
 
-from tfmixup import checks, lazy
+from tfmixup import checks
 from tfmixup.errors import DataError
+from tfmixup.methods.deps import draws, mixing, pipeline, seeds, tf
 from tfmixup.methods.mixer import Mixer
 from tfmixup.methods.registry import Method, register
-
-tf = lazy.Module("tensorflow")
-draws = lazy.Module("tfmixup.datasets.draws")
-mixing = lazy.Module("tfmixup.datasets.mixing")
-pipeline = lazy.Module("tfmixup.datasets.pipeline")
-seeds = lazy.Module("tfmixup.datasets.seeds")
 
 
 def draw_boxes(scale, applied, height: int, width: int, seed):
@@ -90,11 +85,8 @@ def paste_resized(images_a, labels_a, images_b, labels_b, boxes):
 
   resized = tf.gather(images_b, sources(height, top, bottom), axis=1, batch_dims=1)
   resized = tf.gather(resized, sources(width, left, right), axis=2, batch_dims=1)
-  images = tf.where(mixing.box_masks(boxes, height, width), resized, images_a)
-  kept, taken = mixing.box_fractions(boxes, height, width)
-  labels_a = tf.convert_to_tensor(labels_a, tf.float32)
-  labels = kept[:, tf.newaxis] * labels_a + taken[:, tf.newaxis] * tf.convert_to_tensor(labels_b, tf.float32)
-  return images, labels
+  # Pasting the resized partner into the box, labels by pixel fractions: CutMix's arithmetic.
+  return mixing.cut_batches(images_a, labels_a, resized, labels_b, boxes)
 
 
 @dataclasses.dataclass(frozen=True)
