@@ -189,9 +189,8 @@ def main(argv: list[str]) -> None:
     sys.exit(f"{program}: error: {e}")
   # Imported here so that flag and config errors are reported before TensorFlow loads (quietly: startup.py).
   startup.import_tensorflow(verbose=startup.wants_tensorflow_logs(logging.get_verbosity()))
-  from tfmixup import checkpoints, distributed, training  # noqa: PLC0415
+  from tfmixup import checkpoints, distributed, tables, training  # noqa: PLC0415
   from tfmixup.datasets import DataError  # noqa: PLC0415
-  from tfmixup.study import tables  # noqa: PLC0415
 
   logging.info("Config: %s", config)
   try:

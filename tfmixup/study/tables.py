@@ -1,56 +1,34 @@
-"""Results in the study's form: train (test) accuracy cells, mean ± std over runs, Markdown tables.
+"""The study's tables: dataset labels, intervals in percentage points, notes on missing runs.
 
-The study (陈晋泰, "Mixup 技术分析", Table 1) prints one "train (test)" cell
-per method and dataset, three runs, mean only; `cell` adds the spread.
+The cells every table shares ("train (test)" accuracy, mean ± std, Markdown
+tables) are the library's, `tfmixup.tables`; they are importable from here
+too. The study (陈晋泰, "Mixup 技术分析", Table 1) prints one "train (test)"
+cell per method and dataset, three runs, mean only; `cell` adds the spread.
 """
 
-import math
-from collections.abc import Sequence
+from tfmixup.tables import cell, format_pct, markdown_table, mean_std, method_label, run_line
 
-import numpy as np
-
-
-def method_label(name: str) -> str:
-  """A method's name in tables (its `tfmixup.methods.Method.label`; "without" for ERM, as the study)."""
-  from tfmixup import methods  # noqa: PLC0415 - the registry imports TensorFlow
-
-  return methods.get(name).label
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-  """Mean and sample standard deviation (ddof=1; NaN for a single value)."""
-  values = np.asarray(values, dtype=np.float64)
-  std = float(np.std(values, ddof=1)) if len(values) > 1 else math.nan
-  return float(np.mean(values)), std
+__all__ = [
+  "cell",
+  "format_pct",
+  "incomplete_note",
+  "interval_pp",
+  "markdown_table",
+  "mean_std",
+  "method_label",
+  "run_line",
+  "subset_label",
+]
 
 
-def format_pct(mean: float, std: float) -> str:
-  """'98.8%' or '98.8 ± 0.1%' (percent, one decimal)."""
-  if math.isnan(std):
-    return f"{100 * mean:.1f}%"
-  return f"{100 * mean:.1f} ± {100 * std:.1f}%"
+def subset_label(name: str) -> str:
+  """A dataset's label in the study's tables: "MNIST" for "all", else its digits, e.g. "689" -> "{6,8,9}"."""
+  return "MNIST" if name == "all" else "{" + ",".join(name) + "}"
 
 
-def cell(results: Sequence[dict]) -> str:
-  """The study's cell: 'train (test)' accuracy over the runs given."""
-  train = format_pct(*mean_std([r["train_accuracy"] for r in results]))
-  test = format_pct(*mean_std([r["test_accuracy"] for r in results]))
-  return f"{train} ({test})"
-
-
-def run_line(result: dict) -> str:
-  c = result["config"]
-  return (
-    f"seed {c['seed']}: train {100 * result['train_accuracy']:.2f}%"
-    f"  test {100 * result['test_accuracy']:.2f}%  ({result['wall_time_s']:.0f} s)"
-  )
-
-
-def markdown_table(columns: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]]) -> str:
-  """A Markdown table with an empty corner cell."""
-  lines = ["| | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
-  lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows]
-  return "\n".join(lines)
+def interval_pp(interval: dict) -> str:
+  """A difference of fractions with its interval, in signed percentage points: '+0.12 [-0.30, +0.54]'."""
+  return f"{100 * interval['mean']:+.2f} [{100 * interval['low']:+.2f}, {100 * interval['high']:+.2f}]"
 
 
 def incomplete_note(missing: set, what: str, how: str) -> list[str]:
