@@ -10,7 +10,7 @@ import tensorflow as tf
 from helpers import MNIST_DIR
 from matplotlib import image as mpimg
 
-from tfmixup.study.report import paired_difference
+from tfmixup.study import statistics
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -19,7 +19,7 @@ class PairedDifferenceTest(tf.test.TestCase):
   def test_paired_by_seed_with_t_interval(self):
     control = [{"config": {"seed": s}, "test_accuracy": a} for s, a in [(0, 0.90), (1, 0.80), (2, 0.85)]]
     treated = [{"config": {"seed": s}, "test_accuracy": a} for s, a in [(2, 0.86), (0, 0.92), (1, 0.80)]]
-    d = paired_difference(treated, control)
+    d = statistics.paired(treated, control)
     diffs = np.array([0.02, 0.0, 0.01])
     self.assertAlmostEqual(d["mean"], 0.01)
     half = 4.302652729911275 * np.std(diffs, ddof=1) / np.sqrt(3)  # t(0.975, 2 df)
