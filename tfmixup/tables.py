@@ -25,7 +25,7 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 
 def format_pct(mean: float, std: float) -> str:
-  """'98.8%' or '98.8 ± 0.1%' (percent, one decimal)."""
+  """'97.5%' or '97.5 ± 0.2%' (percent, one decimal; the spread left out where it is NaN)."""
   if math.isnan(std):
     return f"{100 * mean:.1f}%"
   return f"{100 * mean:.1f} ± {100 * std:.1f}%"
