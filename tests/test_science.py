@@ -1,4 +1,4 @@
-"""The science grid's choices and report statistics (tfmixup/study/science.py, science_report.py)."""
+"""The science grid's choices (tfmixup/study/science.py) and the paired statistics its report uses (statistics.py)."""
 
 import dataclasses
 import json
@@ -11,7 +11,7 @@ from scipy import stats
 
 from tfmixup import training
 from tfmixup.config import TrainConfig
-from tfmixup.study import regimes, science, science_report
+from tfmixup.study import regimes, science, statistics
 
 
 def _runs(values, seeds=None, examples=1000):
@@ -29,7 +29,7 @@ class StatisticsTest(tf.test.TestCase):
     control = rng.normal(0.98, 0.003, 7)
     treated = control + rng.normal(-0.002, 0.001, 7)
     order = rng.permutation(7)  # runs are matched by seed, not by position
-    got = science_report.paired(_runs(treated[order], seeds=order), _runs(control))
+    got = statistics.paired(_runs(treated[order], seeds=order), _runs(control))
     self.assertAllClose(got["mean"], np.mean(treated - control), atol=1e-12)
     for bound in (got["low"], got["high"]):
       self.assertAllClose(stats.ttest_rel(treated - bound, control).pvalue, 0.05, atol=1e-9)
@@ -38,7 +38,7 @@ class StatisticsTest(tf.test.TestCase):
   def test_welch_interval_is_the_welch_test_inverted(self):
     rng = np.random.default_rng(1)
     a, b = rng.normal(0, 1, 6), rng.normal(0.5, 3, 9)
-    got = science_report.welch(a, b)
+    got = statistics.welch(a, b)
     self.assertAllClose(got["mean"], a.mean() - b.mean(), atol=1e-12)
     for bound in (got["low"], got["high"]):
       self.assertAllClose(stats.ttest_ind(a - bound, b, equal_var=False).pvalue, 0.05, atol=1e-9)
@@ -46,15 +46,15 @@ class StatisticsTest(tf.test.TestCase):
   def test_error_ratio_is_a_geometric_mean_with_a_log_scale_interval(self):
     control = _runs([0.99, 0.98, 0.97, 0.99])
     doubled = _runs([0.98, 0.96, 0.94, 0.98])  # every error exactly twice the control's
-    got = science_report.error_ratio(doubled, control)
+    got = statistics.error_ratio(doubled, control)
     self.assertAllClose([got["mean"], got["low"], got["high"]], [2.0, 2.0, 2.0], atol=1e-9)
     mixed = _runs([0.985, 0.95, 0.97, 0.99])
     want = np.exp(np.mean(np.log((1 - np.array([0.985, 0.95, 0.97, 0.99])) / (1 - np.array([0.99, 0.98, 0.97, 0.99])))))
-    got = science_report.error_ratio(mixed, control)
+    got = statistics.error_ratio(mixed, control)
     self.assertAllClose(got["mean"], want, rtol=1e-9)
     self.assertLess(got["low"], got["mean"])
     self.assertGreater(got["high"], got["mean"])
-    perfect = science_report.error_ratio(_runs([0.999]), _runs([1.0]))  # no error: half an error of 1,000
+    perfect = statistics.error_ratio(_runs([0.999]), _runs([1.0]))  # no error: half an error of 1,000
     self.assertAllClose(perfect["mean"], 2.0, rtol=1e-9)
 
 

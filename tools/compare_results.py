@@ -15,7 +15,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tfmixup.study.report import column, paired_difference  # noqa: E402
+from tfmixup.study.report import column  # noqa: E402
+from tfmixup.study.statistics import paired  # noqa: E402
+from tfmixup.study.tables import interval_pp  # noqa: E402
 
 ORDER = ("all", "689", "147", "014", "367")
 
@@ -39,8 +41,7 @@ def describe(cells: dict, subset: str) -> list[str]:
     if not (erm and treated):
       out.append("")
       continue
-    d = paired_difference(treated, erm)
-    out.append(f"{100 * d['mean']:+.2f} [{100 * d['low']:+.2f}, {100 * d['high']:+.2f}]")
+    out.append(interval_pp(paired(treated, erm)))
   return out
 
 

@@ -1,10 +1,27 @@
-"""What the study's commands (`reproduce.py`, `science_app.py`) share: the shard flag, one-line exits, one report."""
+"""What the study's commands (`reproduce.py`, `science_app.py`) share: the start, the shard flag, exits, the report."""
 
 import contextlib
+import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 
-from absl import flags
+from absl import flags, logging
+
+from tfmixup import startup
+
+
+def start(argv: list[str]) -> str:
+  """A command's first steps: no stray arguments (else exit in one line), then TensorFlow, imported quietly.
+
+  Returns:
+    The program's name, for its one-line errors.
+  """
+  program = os.path.basename(sys.argv[0])
+  if len(argv) > 1:
+    sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
+  startup.import_tensorflow(verbose=startup.wants_tensorflow_logs(logging.get_verbosity()))
+  return program
 
 
 def check_shard(value: str) -> bool:
@@ -34,11 +51,11 @@ def one_line_errors(program: str) -> Iterator[None]:
     sys.exit(f"{program}: error: {e}")
 
 
-def write_report_once(output_dir: str, write: Callable[[], None]) -> bool:
+def write_report_once(output_dir: str, write: Callable[[], None], *, started: float, what: str) -> None:
   """Runs `write` under the output directory's "report" lock (shards finishing together: one writes it).
 
-  Returns:
-    False if another process holds the lock (it is writing the report).
+  Then prints how long the command took since `started` (a `time.perf_counter()`) and that `what` is in
+  `output_dir`; or, if another process holds the lock (it is writing the report), says so.
   """
   from tfmixup import outputs  # noqa: PLC0415
 
@@ -47,5 +64,5 @@ def write_report_once(output_dir: str, write: Callable[[], None]) -> bool:
       write()
   except outputs.RunLockedError:
     print("Another process is writing the report")
-    return False
-  return True
+    return
+  print(f"Done in {time.perf_counter() - started:.0f} s; {what} in {output_dir}")

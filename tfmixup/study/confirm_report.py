@@ -22,7 +22,7 @@ from tfmixup.config import TrainConfig
 from tfmixup.study import confirm, regimes, science, statistics
 from tfmixup.study.confirm import REGIME, TARGETS, Round
 from tfmixup.study.regimes import SUBSETS
-from tfmixup.study.tables import incomplete_note, markdown_table
+from tfmixup.study.tables import incomplete_note, interval_pp, markdown_table, subset_label
 
 ARM_LABELS = {
   "erm": "ERM",
@@ -32,15 +32,7 @@ ARM_LABELS = {
   "pair_excluded": "Mixup, top pair excluded",
   "matched_excluded": "Mixup, control pair excluded",
 }
-SUBSET_LABELS = {
-  "all": "MNIST",
-  **{n: "{" + ",".join(n) + "}" for n in ("689", "147", "014", "367", "692", "148", "142")},
-}
 ALPHA = 0.05
-
-
-def _name(classes) -> str:
-  return "all" if classes is None else "".join(map(str, classes))
 
 
 @dataclasses.dataclass
@@ -92,15 +84,6 @@ def _third(label: int) -> Callable[[dict], float]:
   return lambda r: statistics.class_error(r, label)
 
 
-def _per_seed(treated: list[dict], control: list[dict], outcome: Callable[[dict], float]) -> np.ndarray:
-  by_seed = {r["config"]["seed"]: outcome(r) for r in control}
-  return np.array([outcome(r) - by_seed[r["config"]["seed"]] for r in treated])
-
-
-def _pp(i: dict) -> str:
-  return f"{100 * i['mean']:+.2f} [{100 * i['low']:+.2f}, {100 * i['high']:+.2f}]"
-
-
 @dataclasses.dataclass
 class Test:
   """One planned test: its label, predicted sign (+1, -1, 0: none), and result (None: runs missing)."""
@@ -138,17 +121,17 @@ def families(runs: ConfirmRuns) -> dict[str, list[Test]]:
 
   def paired(family, label, predicted, name, treated, control, outcome, seeds):  # noqa: PLR0917 - one planned test
     t, c = runs.cell(name, treated, seeds), runs.cell(name, control, seeds)
-    result = None if t is None or c is None else statistics.t_interval(_per_seed(t, c, outcome))
+    result = None if t is None or c is None else statistics.paired(t, c, outcome)
     out.setdefault(family, []).append(Test(family, label, predicted, result))
 
   for name in TARGETS:
-    paired("F1", f"{SUBSET_LABELS[name]}: Mixup − ERM, accuracy", -1, name, "mixup", "erm", _acc, plan.seeds)
+    paired("F1", f"{subset_label(name)}: Mixup − ERM, accuracy", -1, name, "mixup", "erm", _acc, plan.seeds)
   for name, target in TARGETS.items():
-    label = f"{SUBSET_LABELS[name]}: Mixup − ERM, class-{target.third} error"
+    label = f"{subset_label(name)}: Mixup − ERM, class-{target.third} error"
     paired("F2", label, +1, name, "mixup", "erm", _third(target.third), plan.seeds)
   for name, target in TARGETS.items():
     seeds = plan.seeds if name == "689" else plan.filter_seeds
-    pre = f"{SUBSET_LABELS[name]}: dropped − control"
+    pre = f"{subset_label(name)}: dropped − control"
     paired("F3", f"{pre}, accuracy", +1, name, "mixup_filtered", "mixup_random_drop", _acc, seeds)
     paired(
       "F3",
@@ -163,7 +146,7 @@ def families(runs: ConfirmRuns) -> dict[str, list[Test]]:
   for name in confirm.PAIR_SUBSETS:
     target = TARGETS[name]
     (a, b), (c, d) = target.pair, target.control
-    pre = f"{SUBSET_LABELS[name]}: without {a}+{b} − without {c}+{d}"
+    pre = f"{subset_label(name)}: without {a}+{b} − without {c}+{d}"
     paired("F4", f"{pre}, accuracy", +1, name, "pair_excluded", "matched_excluded", _acc, plan.pair_seeds)
     paired(
       "F4",
@@ -178,7 +161,7 @@ def families(runs: ConfirmRuns) -> dict[str, list[Test]]:
 
   def penalty(name, outcome, seeds) -> np.ndarray | None:
     m, e = runs.cell(name, "mixup", seeds), runs.cell(name, "erm", seeds)
-    return None if m is None or e is None else _per_seed(m, e, outcome)
+    return None if m is None or e is None else statistics.per_seed(m, e, outcome)
 
   k, (a, b) = regimes.SWAP_K, regimes.SWAP_PAIR
   for (first, third_1), (second, third_2), predicted in (
@@ -187,15 +170,15 @@ def families(runs: ConfirmRuns) -> dict[str, list[Test]]:
   ):
     seeds_1 = plan.seeds if first == "689" else plan.pair_seeds
     p1, p2 = penalty(first, _third(third_1), seeds_1), penalty(second, _third(third_2), plan.pair_seeds)
-    label_1 = "{6,9,8}" if first == "689" else SUBSET_LABELS[first]
-    label = f"class-{third_1} error penalty in {label_1} − class-{third_2}'s in {SUBSET_LABELS[second]}"
+    label_1 = "{6,9,8}" if first == "689" else subset_label(first)
+    label = f"class-{third_1} error penalty in {label_1} − class-{third_2}'s in {subset_label(second)}"
     result = None if p1 is None or p2 is None else statistics.welch(p1, p2)
     out.setdefault("F5", []).append(Test("F5", label, predicted, result))
   mnist = penalty("all", _acc, plan.mnist_seeds)
   for name in ("689", "147"):
     sub = penalty(name, _acc, plan.seeds)
     result = None if sub is None or mnist is None else statistics.welch(sub, mnist)
-    label = f"accuracy penalty, {SUBSET_LABELS[name]} − MNIST"
+    label = f"accuracy penalty, {subset_label(name)} − MNIST"
     out.setdefault("F6", []).append(Test("F6", label, -1, result))
   for tests in out.values():
     _holm(tests)
@@ -221,7 +204,7 @@ def _family_table(tests: list[Test]) -> str:
       rows.append((t.label, ["not run", "", "", "", "not run"]))
       continue
     r = t.result
-    rows.append((t.label, [_pp(r), str(r["n"]), f"{r['p']:.3g}", f"{t.adjusted:.3g}", t.verdict()]))
+    rows.append((t.label, [interval_pp(r), str(r["n"]), f"{r['p']:.3g}", f"{t.adjusted:.3g}", t.verdict()]))
   return markdown_table(["difference, pp [95% CI]", "seeds", "p", "Holm p", "reading"], rows)
 
 
@@ -247,12 +230,12 @@ def _bootstrap_rows(runs: ConfirmRuns) -> list:
     keep = np.ones(len(labels), bool) if third is None else labels == _index(t[0], third)
     sign = 1.0 if third is None else -1.0  # errors, not correct answers, for a class's error rate
     diff = sign * ((pt[:, keep] == labels[keep]).astype(float) - (pc[:, keep] == labels[keep]).astype(float))
-    rows.append((label, [_pp(statistics.two_way_bootstrap(diff)) + f" ({keep.sum()} test images)"]))
+    rows.append((label, [interval_pp(statistics.two_way_bootstrap(diff)) + f" ({keep.sum()} test images)"]))
 
   for name, target in TARGETS.items():
-    add(f"F1 {SUBSET_LABELS[name]}: Mixup − ERM, accuracy", name, "mixup", "erm", plan.seeds, None)
+    add(f"F1 {subset_label(name)}: Mixup − ERM, accuracy", name, "mixup", "erm", plan.seeds, None)
     add(
-      f"F2 {SUBSET_LABELS[name]}: Mixup − ERM, class-{target.third} error",
+      f"F2 {subset_label(name)}: Mixup − ERM, class-{target.third} error",
       name,
       "mixup",
       "erm",
@@ -262,7 +245,7 @@ def _bootstrap_rows(runs: ConfirmRuns) -> list:
   for name in confirm.PAIR_SUBSETS:
     target = TARGETS[name]
     add(
-      f"F4 {SUBSET_LABELS[name]}: pair − control excluded, accuracy",
+      f"F4 {subset_label(name)}: pair − control excluded, accuracy",
       name,
       "pair_excluded",
       "matched_excluded",
@@ -270,7 +253,7 @@ def _bootstrap_rows(runs: ConfirmRuns) -> list:
       None,
     )
     add(
-      f"F4 {SUBSET_LABELS[name]}: pair − control excluded, class-{target.third} error",
+      f"F4 {subset_label(name)}: pair − control excluded, class-{target.third} error",
       name,
       "pair_excluded",
       "matched_excluded",
@@ -301,15 +284,15 @@ def class_delta_rows(
         arm_seeds = runs.plan.pair_seeds
       t, e = runs.cell(name, arm, arm_seeds, regime), runs.cell(name, "erm", arm_seeds, regime)
       if t is None or e is None:
-        rows.append((f"{SUBSET_LABELS[name]} {ARM_LABELS[arm]}", ["not run"]))
+        rows.append((f"{subset_label(name)} {ARM_LABELS[arm]}", ["not run"]))
         continue
       classes = [str(c) for c in t[0]["class_names"]]
       cells = []
       for k, c in enumerate(classes):
-        i = statistics.t_interval(_per_seed(t, e, lambda r, k=k: statistics.class_errors(r)[k]))
+        i = statistics.paired(t, e, lambda r, k=k: statistics.class_errors(r)[k])
         figure[(name, arm, c)] = i
-        cells.append(f"{c}: {_pp(i)}")
-      rows.append((f"{SUBSET_LABELS[name]} {ARM_LABELS[arm]} ({len(t)} seeds)", ["; ".join(cells)]))
+        cells.append(f"{c}: {interval_pp(i)}")
+      rows.append((f"{subset_label(name)} {ARM_LABELS[arm]} ({len(t)} seeds)", ["; ".join(cells)]))
   return rows, figure
 
 
@@ -320,21 +303,23 @@ def _exploratory(runs: ConfirmRuns) -> list[str]:
     seeds = plan.seeds if name == "689" else plan.filter_seeds
     t, m = runs.cell(name, "mixup_filtered", seeds), runs.cell(name, "mixup", seeds)
     if t is not None and m is not None:
-      acc = statistics.t_interval(_per_seed(t, m, _acc))
-      err = statistics.t_interval(_per_seed(t, m, _third(target.third)))
-      rows.append((f"{SUBSET_LABELS[name]}: dropped − Mixup", [_pp(acc), _pp(err)]))
+      acc = statistics.paired(t, m, _acc)
+      err = statistics.paired(t, m, _third(target.third))
+      rows.append((f"{subset_label(name)}: dropped − Mixup", [interval_pp(acc), interval_pp(err)]))
   m, e = runs.cell("all", "mixup", plan.mnist_seeds), runs.cell("all", "erm", plan.mnist_seeds)
   if m is not None and e is not None:  # (F6's reference)
-    rows.append(("MNIST: Mixup − ERM", [_pp(statistics.t_interval(_per_seed(m, e, _acc))), "—"]))
+    rows.append(("MNIST: Mixup − ERM", [interval_pp(statistics.paired(m, e, _acc)), "—"]))
   for name in confirm.PAIR_SUBSETS:
     target = TARGETS[name]
     for arm in ("pair_excluded", "matched_excluded"):
       for ref in ("mixup", "erm"):
         t, r = runs.cell(name, arm, plan.pair_seeds), runs.cell(name, ref, plan.pair_seeds)
         if t is not None and r is not None:
-          acc = statistics.t_interval(_per_seed(t, r, _acc))
-          err = statistics.t_interval(_per_seed(t, r, _third(target.third)))
-          rows.append((f"{SUBSET_LABELS[name]}: {ARM_LABELS[arm]} − {ARM_LABELS[ref]}", [_pp(acc), _pp(err)]))
+          acc = statistics.paired(t, r, _acc)
+          err = statistics.paired(t, r, _third(target.third))
+          rows.append(
+            (f"{subset_label(name)}: {ARM_LABELS[arm]} − {ARM_LABELS[ref]}", [interval_pp(acc), interval_pp(err)])
+          )
   e1 = []
   target = TARGETS["689"]
   for treated, control in (
@@ -347,12 +332,12 @@ def _exploratory(runs: ConfirmRuns) -> list[str]:
     if t is None or c is None:
       e1.append((f"{ARM_LABELS[treated]} − {ARM_LABELS[control]}", ["not run", "not run"]))
       continue
-    acc = statistics.t_interval(_per_seed(t, c, _acc))
-    err = statistics.t_interval(_per_seed(t, c, _third(target.third)))
+    acc = statistics.paired(t, c, _acc)
+    err = statistics.paired(t, c, _third(target.third))
     e1.append(
       (
         f"{ARM_LABELS[treated]} − {ARM_LABELS[control]}",
-        [f"{_pp(acc)} (p {acc['p']:.2g})", f"{_pp(err)} (p {err['p']:.2g})"],
+        [f"{interval_pp(acc)} (p {acc['p']:.2g})", f"{interval_pp(err)} (p {err['p']:.2g})"],
       )
     )
   return [
@@ -380,7 +365,7 @@ def _shares(full: training.SplitData) -> list[str]:
     share = {p: 2 * sizes[p[0]] * sizes[p[1]] / total**2 for p in (target.pair, target.control)}
     rows.append(
       (
-        SUBSET_LABELS[name],
+        subset_label(name),
         [
           f"{target.pair[0]}+{target.pair[1]}: {100 * share[target.pair]:.1f}%",
           f"{target.control[0]}+{target.control[1]}: {100 * share[target.control]:.1f}%",
@@ -426,7 +411,7 @@ def _figure(figure: dict, root: str) -> None:
       [f"class {c}" + (" (third)" if c == str(TARGETS[name].third) else "") for c in classes],
       fontsize=7,
     )
-    ax.set_title(f"{SUBSET_LABELS[name]}, raw regime")
+    ax.set_title(f"{subset_label(name)}, raw regime")
   axes[0].set_ylabel("test error − ERM's, pp (paired 95% CI)")
   axes[0].legend(fontsize=6, loc="upper left")  # the first panel has every arm
   fig.tight_layout()

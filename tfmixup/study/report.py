@@ -15,24 +15,17 @@ from scipy import stats
 
 from tfmixup import datasets, training
 from tfmixup.config import subset_name
-from tfmixup.study import intrusion
+from tfmixup.study import intrusion, paper, statistics
 from tfmixup.study.grid import CONTROL_SUBSETS, GridSpec
-from tfmixup.study.tables import cell, markdown_table, mean_std, method_label
+from tfmixup.study.tables import cell, interval_pp, markdown_table, mean_std, method_label, subset_label
 
-# The study's Table 1 (陈晋泰, "Mixup 技术分析", course report, section 4; see
-# tfmixup/study/__init__.py): train (test) accuracy in %, three runs each, no spread.
-STUDY = {
-  "mixup": {"all": (98.8, 97.9), "689": (95.6, 94.5), "147": (96.8, 96.1)},
-  "erm": {"all": (99.2, 98.1), "689": (97.7, 97.3), "147": (98.1, 97.2)},
-}
-COLUMN_NAMES = {"all": "MNIST", "689": "{6,8,9}", "147": "{1,4,7}", "014": "{0,1,4}", "367": "{3,6,7}"}
 # Rows of the mixture picture: the study's pairs, then one pair of each control.
 PICTURE_PAIRS = ((6, 9), (9, 6), (6, 8), (1, 7), (4, 1), (7, 4), (0, 1), (3, 6))
 
 
 def column(classes: Sequence[int] | None) -> str:
-  key = subset_name(classes)
-  return COLUMN_NAMES.get(key, "{" + ",".join(key) + "}")
+  """The table column of a class subset (None: all ten digits), e.g. "MNIST" or "{6,8,9}"."""
+  return subset_label(subset_name(classes))
 
 
 def collect(spec: GridSpec, output_dir: str) -> dict[tuple[str, str], list[dict]]:
@@ -57,47 +50,26 @@ def collect(spec: GridSpec, output_dir: str) -> dict[tuple[str, str], list[dict]
   return cells
 
 
-def paired_difference(treated: Sequence[dict], control: Sequence[dict], key: str = "test_accuracy") -> dict:
-  """Mean of per-seed differences treated - control, with a 95% t interval.
-
-  Runs are paired by seed (same seed: same initial weights and data order
-  of the first stream), which removes the seed-to-seed noise both share.
-  """
-  by_seed = {r["config"]["seed"]: r[key] for r in control}
-  diffs = np.array([r[key] - by_seed[r["config"]["seed"]] for r in treated if r["config"]["seed"] in by_seed])
-  n = len(diffs)
-  mean = float(np.mean(diffs))
-  half = float(stats.t.ppf(0.975, n - 1) * np.std(diffs, ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
-  return {"mean": mean, "low": mean - half, "high": mean + half, "n": n}
-
-
-def _pp(x: float) -> str:
-  return f"{100 * x:+.2f}"
-
-
 def table1_markdown(cells: dict, subsets: Sequence[Sequence[int] | None], command: str, protocol: str) -> str:
   keys = [subset_name(s) for s in subsets]
   columns = [column(s) for s in subsets]
   accuracy_rows = []
   for method in ("mixup", "erm", "pair_sampling"):
-    if method in STUDY:
-      study = [f"{STUDY[method][k][0]:.1f}% ({STUDY[method][k][1]:.1f}%)" if k in STUDY[method] else "" for k in keys]
-      accuracy_rows.append((f"{method_label(method)} (study)", study))
+    study = paper.TABLE1.get(method)
+    if study is not None:
+      row = [f"{study[k][0]:.1f}% ({study[k][1]:.1f}%)" if k in study else "" for k in keys]
+      accuracy_rows.append((f"{method_label(method)} (study)", row))
     ours = [cell(cells[(k, method)]) if (k, method) in cells else "" for k in keys]
     n = len(cells.get((keys[0], method), []))
     accuracy_rows.append((f"{method_label(method)} (ours, {n} seeds)", ours))
-  difference_rows = [("Mixup - without (study)", [f"{STUDY['mixup'][k][1] - STUDY['erm'][k][1]:+.2f}" for k in keys])]
+  difference_rows = [("Mixup - without (study)", [f"{paper.mixup_penalty(k):+.2f}" for k in keys])]
   for method in ("mixup", "pair_sampling"):
-    row = []
-    for k in keys:
-      d = paired_difference(cells[(k, method)], cells[(k, "erm")])
-      row.append(f"{_pp(d['mean'])} [{_pp(d['low'])}, {_pp(d['high'])}]")
+    row = [interval_pp(statistics.paired(cells[(k, method)], cells[(k, "erm")])) for k in keys]
     difference_rows.append((f"{method_label(method)} - without (ours)", row))
   lines = [
     "# Table 1, reproduced",
     "",
-    'The study: 陈晋泰, "Mixup 技术分析" (An analysis of the Mixup technique), course report, section 4,'
-    " Table 1 (text in `../shared/study/`).",
+    f"The study: {paper.CITATION} (text in `../shared/study/`).",
     "",
     f"Produced by `{command}`. {protocol}",
     "",
@@ -198,7 +170,7 @@ def intrusion_markdown(
     detail_lines.append("")
     half = [k for k, r in enumerate(rows) if r["lam"] == 0.5]
     overall = rates.mean(axis=1)
-    penalty = paired_difference(cells[(key, "erm")], cells[(key, "mixup")])
+    penalty = statistics.paired(cells[(key, "erm")], cells[(key, "mixup")])
     summary[key] = {
       "resemblance": intrusion.mixture_resemblance(full.train, classes),
       "intrusion_all": mean_std(overall),
@@ -234,7 +206,7 @@ def intrusion_markdown(
       f"| {column(classes)} | {s['resemblance']:.3f}"
       f" | {100 * s['intrusion_all'][0]:.1f} ± {100 * s['intrusion_all'][1]:.1f}%"
       f" | {100 * s['intrusion_half'][0]:.1f} ± {100 * s['intrusion_half'][1]:.1f}%"
-      f" | {first} + {second}: {100 * worst:.1f}% | {_pp(p['mean'])} [{_pp(p['low'])}, {_pp(p['high'])}] |"
+      f" | {first} + {second}: {100 * worst:.1f}% | {interval_pp(p)} |"
     )
   keys = [subset_name(c) for c in subsets]
   if len(keys) >= 3:

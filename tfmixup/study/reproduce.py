@@ -14,14 +14,12 @@ with `--shard=0/n`, ..., `--shard=n-1/n`: each trains its runs once, and the
 one that finds every run saved writes the report.
 """
 
-import os
 import sys
 import time
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from tfmixup import startup
-from tfmixup.study.commands import check_shard, one_line_errors, write_report_once
+from tfmixup.study import commands
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the MNIST IDX files (None: TFDS).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "results", "Where runs, models and reports go.")
@@ -33,14 +31,11 @@ _SKIP_TRAINING = flags.DEFINE_bool("report_only", False, "Only write the reports
 _SHARD = flags.DEFINE_string("shard", "0/1", "i/n: train only runs i, i+n, ... (n processes sharing --output_dir).")
 
 
-flags.register_validator("shard", check_shard, "must be i/n with integers 0 <= i < n, e.g. 0/2")
+flags.register_validator("shard", commands.check_shard, "must be i/n with integers 0 <= i < n, e.g. 0/2")
 
 
 def main(argv: list[str]) -> None:
-  program = os.path.basename(sys.argv[0])
-  if len(argv) > 1:
-    sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
-  startup.import_tensorflow(verbose=startup.wants_tensorflow_logs(logging.get_verbosity()))
+  program = commands.start(argv)
   from tfmixup import checkpoints, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
   from tfmixup.study import grid, report  # noqa: PLC0415
@@ -52,7 +47,7 @@ def main(argv: list[str]) -> None:
   output_dir = _OUTPUT_DIR.value
   start = time.perf_counter()
   shard = grid.parse_shard(_SHARD.value)
-  with one_line_errors(program):
+  with commands.one_line_errors(program):
     training.prepare_output_dir(output_dir)
     if not _SKIP_TRAINING.value:
       with checkpoints.stop_on_signals():  # SIGINT/SIGTERM: stop after this step, state saved
@@ -62,9 +57,9 @@ def main(argv: list[str]) -> None:
         print(f"Shard {_SHARD.value} done; {len(missing)} runs of other shards to go: the last shard writes the report")
         return
     command = " ".join(["python", *sys.argv])
-    if not write_report_once(output_dir, lambda: report.write_all(spec, output_dir, command=command)):
-      return
-  print(f"Done in {time.perf_counter() - start:.0f} s; reports in {output_dir}")
+    commands.write_report_once(
+      output_dir, lambda: report.write_all(spec, output_dir, command=command), started=start, what="reports"
+    )
 
 
 def run() -> None:

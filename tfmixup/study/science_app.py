@@ -15,10 +15,9 @@ import os
 import sys
 import time
 
-from absl import app, flags, logging
+from absl import app, flags
 
-from tfmixup import startup
-from tfmixup.study.commands import check_shard, one_line_errors, write_report_once
+from tfmixup.study import commands
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the MNIST IDX files (None: TFDS).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "results/science", "Where runs, models and the report go.")
@@ -34,14 +33,11 @@ _ROUND = flags.DEFINE_enum(
 _REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Only write the report from saved runs.")
 
 
-flags.register_validator("shard", check_shard, "must be i/n with integers 0 <= i < n, e.g. 0/2")
+flags.register_validator("shard", commands.check_shard, "must be i/n with integers 0 <= i < n, e.g. 0/2")
 
 
 def main(argv: list[str]) -> None:
-  program = os.path.basename(sys.argv[0])
-  if len(argv) > 1:
-    sys.exit(f"{program}: error: unexpected arguments {argv[1:]}")
-  startup.import_tensorflow(verbose=startup.wants_tensorflow_logs(logging.get_verbosity()))
+  program = commands.start(argv)
   from tfmixup import checkpoints, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
   from tfmixup.study import confirm, science, science_report  # noqa: PLC0415
@@ -53,7 +49,7 @@ def main(argv: list[str]) -> None:
   root = _OUTPUT_DIR.value
   start = time.perf_counter()
   command = " ".join(["python", os.path.basename(sys.argv[0]), *sys.argv[1:]])
-  with one_line_errors(program):
+  with commands.one_line_errors(program):
     training.prepare_output_dir(root)
     if _REPORT_ONLY.value:
       chosen = science.choices(preset, base, root)
@@ -64,9 +60,9 @@ def main(argv: list[str]) -> None:
           chosen = science.choices(preset, base, root)
         else:
           chosen = science.run_science(preset, base, root, shard=parse_shard(_SHARD.value))
-    if not write_report_once(root, lambda: science_report.write_all(preset, base, root, chosen, command=command)):
-      return
-  print(f"Done in {time.perf_counter() - start:.0f} s; report in {root}")
+    commands.write_report_once(
+      root, lambda: science_report.write_all(preset, base, root, chosen, command=command), started=start, what="report"
+    )
 
 
 def run() -> None:

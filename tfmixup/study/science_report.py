@@ -20,11 +20,10 @@ import numpy as np
 
 from tfmixup import outputs, training
 from tfmixup.config import TrainConfig
-from tfmixup.study import confirm, confirm_report, intrusion, judges, regimes, science, statistics
+from tfmixup.study import confirm, confirm_report, intrusion, judges, paper, regimes, science, statistics
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
-from tfmixup.study.tables import incomplete_note, markdown_table
+from tfmixup.study.tables import incomplete_note, interval_pp, markdown_table, subset_label
 
-STUDY_ERM_TEST = {"all": 0.981, "689": 0.973, "147": 0.972}  # the study's Table 1, "without"
 METHOD_LABELS = {
   "erm": "ERM (without)",
   "mixup": "Mixup",
@@ -36,46 +35,6 @@ METHOD_LABELS = {
   "manifold_mixup": "Manifold Mixup",
 }
 NOT_RUN = "not run"
-DATASET_LABELS = {"all": "MNIST", "689": "{6,8,9}", "147": "{1,4,7}", "014": "{0,1,4}", "367": "{3,6,7}"}
-
-
-def _interval(values: np.ndarray) -> dict:
-  return statistics.t_interval(values)
-
-
-def paired(treated: Sequence[dict], control: Sequence[dict], key: str = "test_accuracy") -> dict:
-  """Mean per-seed difference treated - control with a 95% t interval (runs paired by seed)."""
-  by_seed = {r["config"]["seed"]: r[key] for r in control}
-  return _interval(np.array([r[key] - by_seed[r["config"]["seed"]] for r in treated if r["config"]["seed"] in by_seed]))
-
-
-def error_ratio(treated: Sequence[dict], control: Sequence[dict]) -> dict:
-  """Geometric mean over seeds of treated's test error / control's, with a 95% interval (log scale).
-
-  A run with no test error at all is given half an error (1 / (2·N)), so the log is finite.
-  """
-
-  def error(r: dict) -> float:
-    return max(1 - r["test_accuracy"], 0.5 / r["test_examples"])
-
-  by_seed = {r["config"]["seed"]: error(r) for r in control}
-  logs = np.array([np.log(error(r) / by_seed[r["config"]["seed"]]) for r in treated if r["config"]["seed"] in by_seed])
-  i = _interval(logs)
-  return {
-    "mean": float(np.exp(i["mean"])),
-    "low": float(np.exp(i["low"])),
-    "high": float(np.exp(i["high"])),
-    "n": i["n"],
-  }
-
-
-def welch(a: np.ndarray, b: np.ndarray) -> dict:
-  """Mean(a) - mean(b) with a 95% Welch interval (independent samples)."""
-  return statistics.welch(a, b)
-
-
-def _pp(i: dict) -> str:
-  return f"{100 * i['mean']:+.2f} [{100 * i['low']:+.2f}, {100 * i['high']:+.2f}]"
 
 
 def _ratio(i: dict) -> str:
@@ -140,30 +99,40 @@ def sweep_section(runs: Runs) -> tuple[str, dict]:
         ratio.append(NOT_RUN)
         continue
       erm.append(_train_test(e))
-      d = paired(m, e)
-      penalties[name] = np.array([a["test_accuracy"] - b["test_accuracy"] for a, b in zip(m, e, strict=True)])
+      d = statistics.paired(m, e)
+      penalties[name] = statistics.per_seed(m, e, "test_accuracy")
       heat[(regime, name)] = d
-      pen.append(_pp(d))
-      ratio.append(_ratio(error_ratio(m, e)))
+      pen.append(interval_pp(d))
+      ratio.append(_ratio(statistics.error_ratio(m, e)))
     if not REGIMES[regime].erm_from:
       erm_rows.append((label, erm))
     pen_rows.append((label, pen))
     ratio_rows.append((label, ratio))
     if "all" in penalties:
       contrast_rows.append(
-        (label, [_pp(welch(penalties[n], penalties["all"])) if n in penalties else "" for n in names if n != "all"])
+        (
+          label,
+          [
+            interval_pp(statistics.welch(penalties[n], penalties["all"])) if n in penalties else ""
+            for n in names
+            if n != "all"
+          ],
+        )
       )
-  columns = [DATASET_LABELS[n] for n in names]
+  columns = [subset_label(n) for n in names]
+  study_erm = ", ".join(
+    f"{subset_label(n)} {train:.1f} ({test:.1f})" for n, (train, test) in paper.TABLE1["erm"].items()
+  )
+  study_penalty = ", ".join(f"{subset_label(n)} {paper.mixup_penalty(n):.1f}".replace("-", "−") for n in paper.DATASETS)
   text = [
     "## 1. The regime sweep",
     "",
-    "ERM (no mixing): train (test) accuracy, %, mean over seeds. The study's ERM: MNIST 99.2 (98.1),"
-    " {6,8,9} 97.7 (97.3), {1,4,7} 98.1 (97.2).",
+    f"ERM (no mixing): train (test) accuracy, %, mean over seeds. The study's ERM: {study_erm}.",
     "",
     markdown_table(columns, erm_rows),
     "",
     "Mixup − ERM, test accuracy, percentage points, mean and paired 95% CI over seeds"
-    " (negative: Mixup costs accuracy). The study: MNIST −0.2, {6,8,9} −2.8, {1,4,7} −1.1.",
+    f" (negative: Mixup costs accuracy). The study: {study_penalty}.",
     "",
     markdown_table(columns, pen_rows),
     "",
@@ -173,7 +142,7 @@ def sweep_section(runs: Runs) -> tuple[str, dict]:
     "",
     "A subset's penalty minus MNIST's (pp, Welch 95% CI; negative: Mixup costs the subset more than MNIST).",
     "",
-    markdown_table([DATASET_LABELS[n] for n in names if n != "all"], contrast_rows),
+    markdown_table([subset_label(n) for n in names if n != "all"], contrast_rows),
     "",
   ]
   return "\n".join(text), heat
@@ -188,13 +157,13 @@ def closest_regime(runs: Runs) -> tuple[str, dict]:
   """
   distance = {}
   for regime, ns in runs.preset.sweep:
-    names = [n for n in STUDY_ERM_TEST if n in ns]
+    names = [n for n in paper.DATASETS if n in ns]
     if REGIMES[regime].erm_from or not set(regimes.STUDY_SUBSETS) <= set(names):
       continue
     cells = {n: runs.cell(regime, n, "erm") for n in names}
     if all(c is not None for c in cells.values()):
       distance[regime] = float(
-        np.mean([abs(np.mean([r["test_accuracy"] for r in cells[n]]) - STUDY_ERM_TEST[n]) for n in names])
+        np.mean([abs(np.mean([r["test_accuracy"] for r in cells[n]]) - paper.test_accuracy("erm", n)) for n in names])
       )
   return (min(distance, key=distance.get) if distance else None), distance
 
@@ -213,17 +182,18 @@ def class_section(runs: Runs, chosen: dict) -> str:
   rows = []
   for regime, name, method in cells:
     treated, erm = runs.cell(regime, name, method), runs.cell(regime, name, "erm")
-    label = f"{regime} {DATASET_LABELS[name]} {METHOD_LABELS[method]}"
+    label = f"{regime} {subset_label(name)} {METHOD_LABELS[method]}"
     if treated is None or erm is None:
       rows.append((label, [NOT_RUN]))
       continue
     if any(r.get("test_confusion") is None for r in [*treated, *erm]):
       rows.append((label, ["no per-class counts (runs saved before test_confusion was recorded)"]))
       continue
-    by_seed = {r["config"]["seed"]: statistics.class_errors(r) for r in erm}
-    deltas = np.array([statistics.class_errors(r) - by_seed[r["config"]["seed"]] for r in treated])
+    deltas = statistics.per_seed(treated, erm, statistics.class_errors)  # [seeds, classes]
     names = [str(c) for c in treated[0]["class_names"]]
-    rows.append((label, ["; ".join(f"{c}: {_pp(_interval(deltas[:, k]))}" for k, c in enumerate(names))]))
+    rows.append(
+      (label, ["; ".join(f"{c}: {interval_pp(statistics.t_interval(deltas[:, k]))}" for k, c in enumerate(names))])
+    )
   return "\n".join(
     [
       "## 5. Per-class test error against ERM (exploratory)",
@@ -244,7 +214,7 @@ def causal_section(runs: Runs, chosen: dict, full: training.SplitData) -> tuple[
   text, forest = ["## 2. Causal tests", ""], {}
   for regime, planned in plan.items():
     methods = [m for m in METHOD_LABELS if m in planned]
-    columns = [DATASET_LABELS[n] for n in regimes.CAUSAL_SUBSETS]
+    columns = [subset_label(n) for n in regimes.CAUSAL_SUBSETS]
     rows_acc, rows_vs_mixup, rows_vs_erm, rows_key = [], [], [], []
     for method in ["erm", "mixup", *methods]:
       acc, vs_mixup, vs_erm = [], [], []
@@ -262,11 +232,13 @@ def causal_section(runs: Runs, chosen: dict, full: training.SplitData) -> tuple[
           continue
         acc.append(_train_test(cell))
         if method != "erm":
-          d = paired(cell, runs.cell(regime, name, "erm"))
-          vs_erm.append(f"{_pp(d)}; ×{error_ratio(cell, runs.cell(regime, name, 'erm'))['mean']:.2f}")
+          d = statistics.paired(cell, runs.cell(regime, name, "erm"))
+          vs_erm.append(
+            f"{interval_pp(d)}; ×{statistics.error_ratio(cell, runs.cell(regime, name, 'erm'))['mean']:.2f}"
+          )
           forest[(regime, name, method)] = d
         if method not in ("erm", "mixup"):
-          vs_mixup.append(_pp(paired(cell, runs.cell(regime, name, "mixup"))))
+          vs_mixup.append(interval_pp(statistics.paired(cell, runs.cell(regime, name, "mixup"))))
       rows_acc.append((METHOD_LABELS[method], acc))
       if vs_erm:
         rows_vs_erm.append((METHOD_LABELS[method], vs_erm))
@@ -282,7 +254,9 @@ def causal_section(runs: Runs, chosen: dict, full: training.SplitData) -> tuple[
           (runs.cell(regime, n, treated), runs.cell(regime, n, control)) if p else None
           for n, p in zip(regimes.CAUSAL_SUBSETS, wanted, strict=True)
         ]
-        cells = ["—" if pair is None else NOT_RUN if None in pair else _pp(paired(*pair)) for pair in pairs]
+        cells = [
+          "—" if pair is None else NOT_RUN if None in pair else interval_pp(statistics.paired(*pair)) for pair in pairs
+        ]
         rows_key.append((what, cells))
     why = "standard regime" if regime == preset.standard else "the sweep regime with the largest study-subset penalty"
     text += [
@@ -370,7 +344,7 @@ def intrusion_section(runs: Runs, full: training.SplitData) -> str:
     path = training.model_path(teacher.output_dir(runs.root), teacher.config)
     if not os.path.exists(path):
       runs.missing.add(f"{preset.standard}/{teacher.config.run_name} (model)")
-      rows.append((DATASET_LABELS[name], [NOT_RUN] * len(alphas)))
+      rows.append((subset_label(name), [NOT_RUN] * len(alphas)))
       continue
     by_judge = {
       "erm": judges.model_judge(keras.saving.load_model(path)),
@@ -394,7 +368,7 @@ def intrusion_section(runs: Runs, full: training.SplitData) -> str:
               [f"{by_erm['mixes']}", f"{100 * by_erm['rate']:.2f}", f"{100 * by_nn['rate']:.2f}"],
             )
           )
-    rows.append((f"{DATASET_LABELS[name]} ({len(train.labels):,} mixes)", cells))
+    rows.append((f"{subset_label(name)} ({len(train.labels):,} mixes)", cells))
   return "\n".join(
     [
       "## 3. Intrusion, measured on the mixes Mixup draws",
@@ -423,9 +397,9 @@ def swap_section(runs: Runs, regime: str) -> tuple[str, dict]:
     m = runs.cell(regime, key, "mixup", seeds=seeds, classes=classes)
     if e is None or m is None:
       return f"## 4. The third-class swap ({regime})\n\nNot run (or not finished): see the list of missing runs.\n", {}
-    penalties[key] = np.array([a["test_accuracy"] - b["test_accuracy"] for a, b in zip(m, e, strict=True)])
-    figure[key] = paired(m, e)
-    rows.append((f"{{{','.join(map(str, classes))}}}", [_train_test(e), _train_test(m), _pp(figure[key])]))
+    penalties[key] = statistics.per_seed(m, e, "test_accuracy")
+    figure[key] = statistics.paired(m, e)
+    rows.append((f"{{{','.join(map(str, classes))}}}", [_train_test(e), _train_test(m), interval_pp(figure[key])]))
 
     def third_to_pair(r: dict) -> float:  # true third class (label 2) called the first or second
       c = np.array(r["test_confusion"])
@@ -435,8 +409,7 @@ def swap_section(runs: Runs, regime: str) -> tuple[str, dict]:
       c = np.array(r["test_confusion"])
       return (c[0, 2] + c[1, 2]) / (c[0].sum() + c[1].sum())
 
-    d1 = _interval(np.array([third_to_pair(a) - third_to_pair(b) for a, b in zip(m, e, strict=True)]))
-    d2 = _interval(np.array([pair_to_third(a) - pair_to_third(b) for a, b in zip(m, e, strict=True)]))
+    d1, d2 = statistics.paired(m, e, third_to_pair), statistics.paired(m, e, pair_to_third)
     c_e = np.mean([np.array(r["test_confusion"]) for r in e], axis=0)
     c_m = np.mean([np.array(r["test_confusion"]) for r in m], axis=0)
     err_rows.append(
@@ -444,19 +417,22 @@ def swap_section(runs: Runs, regime: str) -> tuple[str, dict]:
         f"{{{','.join(map(str, classes))}}}",
         [
           f"{100 * np.mean([third_to_pair(r) for r in e]):.2f} → {100 * np.mean([third_to_pair(r) for r in m]):.2f}",
-          _pp(d1),
+          interval_pp(d1),
           f"{100 * np.mean([pair_to_third(r) for r in e]):.2f} → {100 * np.mean([pair_to_third(r) for r in m]):.2f}",
-          _pp(d2),
+          interval_pp(d2),
           f"{np.round(c_e).astype(int).tolist()} → {np.round(c_m).astype(int).tolist()}",
         ],
       )
     )
   keys = list(subsets)
   contrasts = [
-    (f"{keys[0]} − {keys[1]} (swap the third class of 6, 9)", _pp(welch(penalties[keys[0]], penalties[keys[1]]))),
+    (
+      f"{keys[0]} − {keys[1]} (swap the third class of 6, 9)",
+      interval_pp(statistics.welch(penalties[keys[0]], penalties[keys[1]])),
+    ),
     (
       f"{keys[2]} − {keys[3]} (swap the third class of {keys[2][:2]})",
-      _pp(welch(penalties[keys[2]], penalties[keys[3]])),
+      interval_pp(statistics.welch(penalties[keys[2]], penalties[keys[3]])),
     ),
   ]
   text = [
@@ -507,7 +483,7 @@ def _figures(heat: dict, forest: dict, swap: dict, preset: Preset, root: str) ->
         )
   limit = np.nanmax(np.abs(grid)) if np.isfinite(grid).any() else 1
   image = ax.imshow(grid, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
-  ax.set_xticks(range(len(names)), [DATASET_LABELS[n] for n in names])
+  ax.set_xticks(range(len(names)), [subset_label(n) for n in names])
   ax.set_yticks(range(len(regimes_)), [f"{r}: {REGIMES[r].label}" for r in regimes_], fontsize=7)
   fig.colorbar(image, label="Mixup − ERM test accuracy, pp")
   ax.set_title("Mixup's penalty by regime and dataset (paired 95% CI)")
@@ -523,7 +499,7 @@ def _figures(heat: dict, forest: dict, swap: dict, preset: Preset, root: str) ->
       100 * d["mean"], y, xerr=[[100 * (d["mean"] - d["low"])], [100 * (d["high"] - d["mean"])]], fmt="o", ms=3
     )
   ax.axvline(0, color="grey", lw=0.8)
-  ax.set_yticks(range(len(keys)), [f"{r} {DATASET_LABELS[n]} {METHOD_LABELS[m]}" for r, n, m in keys], fontsize=6)
+  ax.set_yticks(range(len(keys)), [f"{r} {subset_label(n)} {METHOD_LABELS[m]}" for r, n, m in keys], fontsize=6)
   ax.set_xlabel("test accuracy − ERM's, pp (paired 95% CI)")
   ax.invert_yaxis()
   fig.tight_layout()

@@ -1,12 +1,13 @@
 """The study's statistics, in one place: t intervals and tests, Welch, Holm, a two-way bootstrap, class errors.
 
-Runs are paired by seed (same seed: same initial weights and first pass);
+Runs are paired by seed (same seed: same initial weights and first pass):
+`paired` and `error_ratio` compare two methods over the seeds both have;
 differences between datasets compare independent runs (Welch). The two-way
 bootstrap resamples seeds and test images together, so that the sampling
 error of the test set (a few thousand images) is inside the interval too.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from scipy import stats
@@ -29,6 +30,55 @@ def t_interval(values: Sequence[float]) -> dict:
   half = float(stats.t.ppf(0.975, n - 1) * se)
   p = float(2 * stats.t.sf(abs(mean) / se, n - 1)) if se > 0 else (1.0 if mean == 0 else 0.0)
   return {"mean": mean, "low": mean - half, "high": mean + half, "n": n, "sd": sd, "p": p}
+
+
+def pairs_by_seed(treated: Sequence[dict], control: Sequence[dict]) -> list[tuple[dict, dict]]:
+  """(treated run, control run of the same seed), in the treated runs' order; a seed without a control is left out."""
+  by_seed = {r["config"]["seed"]: r for r in control}
+  return [(r, by_seed[r["config"]["seed"]]) for r in treated if r["config"]["seed"] in by_seed]
+
+
+def per_seed(treated: Sequence[dict], control: Sequence[dict], outcome: str | Callable[[dict], float]) -> np.ndarray:
+  """Per seed (`pairs_by_seed`), `outcome` of the treated run minus the control run's.
+
+  Args:
+    treated: saved runs (result dicts with `config.seed`).
+    control: saved runs of the same seeds.
+    outcome: a result key (e.g. "test_accuracy") or a function of a result.
+  """
+  value = (lambda r: r[outcome]) if isinstance(outcome, str) else outcome
+  return np.array([value(t) - value(c) for t, c in pairs_by_seed(treated, control)])
+
+
+def paired(
+  treated: Sequence[dict], control: Sequence[dict], outcome: str | Callable[[dict], float] = "test_accuracy"
+) -> dict:
+  """Mean per-seed difference treated - control with a 95% t interval and its p (`t_interval` of `per_seed`).
+
+  Pairing by seed removes the seed-to-seed noise both runs share.
+  """
+  return t_interval(per_seed(treated, control, outcome))
+
+
+def error_ratio(treated: Sequence[dict], control: Sequence[dict]) -> dict:
+  """Geometric mean over seeds of treated's test error / control's, with a 95% interval (log scale).
+
+  A run with no test error at all is given half an error (1 / (2·N)), so the log is finite.
+
+  Returns:
+    {"mean", "low", "high", "n"}.
+  """
+
+  def error(r: dict) -> float:
+    return max(1 - r["test_accuracy"], 0.5 / r["test_examples"])
+
+  i = t_interval(np.array([np.log(error(t) / error(c)) for t, c in pairs_by_seed(treated, control)]))
+  return {
+    "mean": float(np.exp(i["mean"])),
+    "low": float(np.exp(i["low"])),
+    "high": float(np.exp(i["high"])),
+    "n": i["n"],
+  }
 
 
 def welch(a: Sequence[float], b: Sequence[float]) -> dict:
