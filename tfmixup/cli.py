@@ -39,6 +39,15 @@ _DEFINE = {
 }
 
 
+def define_command_flags(flag_values: flags.FlagValues = flags.FLAGS) -> tuple[flags.FlagHolder, flags.FlagHolder]:
+  """The training command's own flags, not `TrainConfig` fields: `--runs` and `--output_dir` (their holders)."""
+  runs = flags.DEFINE_integer("runs", 3, "Runs, with seeds seed, seed+1, ...", lower_bound=1, flag_values=flag_values)
+  output_dir = flags.DEFINE_string(
+    "output_dir", "output", "Where run JSONs and TensorBoard logs go.", flag_values=flag_values
+  )
+  return runs, output_dir
+
+
 def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> Callable[[], config_lib.TrainConfig]:
   """Defines a flag for every `TrainConfig` field (and the method shortcuts) in `flag_values`.
 

@@ -14,14 +14,13 @@ import dataclasses
 import os
 import sys
 
-from absl import app, flags, logging
+from absl import app, logging
 
 from tfmixup import cli, startup
 from tfmixup import config as config_lib
 
-# Every TrainConfig field is a flag (tfmixup/cli.py); these two are the command's own.
-_RUNS = flags.DEFINE_integer("runs", 3, "Runs, with seeds seed, seed+1, ...", lower_bound=1)
-_OUTPUT_DIR = flags.DEFINE_string("output_dir", "output", "Where run JSONs and TensorBoard logs go.")
+# Every TrainConfig field is a flag, and the command's own two (tfmixup/cli.py).
+_RUNS, _OUTPUT_DIR = cli.define_command_flags()
 _config = cli.define_flags()
 
 

@@ -99,15 +99,35 @@ def to_float_images(images: tf.Tensor) -> tf.Tensor:
   return tf.cast(images, tf.float32)
 
 
+# Channel counts of real images. An image of height 1-4 whose "channels" are many more looks channels-first.
+_CHANNELS = (1, 2, 3, 4)
+
+
 def check_image_spec(dtype: tf.DType, shape: tf.TensorShape, where: str) -> None:
-  """Raises DataError unless images are uint8 or float `[H, W, C]` per example, no size 0 (where known)."""
+  """Raises DataError unless images are uint8 or float `[H, W, C]` per example (channels-last), no size 0.
+
+  A dataset whose elements are batches (rank 4) gets a hint to `unbatch()`;
+  an image that looks channels-first (`[C, H, W]` with C in 1-4 and H, W
+  larger: `[1, 28, 28]`, `[3, 32, 32]`) is refused, with how to transpose
+  it: taken as channels-last it would be an image of height C.
+  """
   rank = shape.rank
   if rank != 3 or not (dtype == tf.uint8 or dtype.is_floating):
+    hint = ""
+    if where == "dataset" and rank == 4:
+      hint = "; the dataset looks batched: pass dataset.unbatch() (the stage batches and pairs itself)"
     raise DataError(
-      f"{where}: images must be uint8 or float of shape [H, W, C] per example, got {dtype.name} of rank {rank}"
+      f"{where}: images must be uint8 or float of shape [H, W, C] per example, got {dtype.name} of rank {rank}{hint}"
     )
-  if 0 in shape.as_list():  # (unknown sizes are None)
-    raise DataError(f"{where}: images must be at least 1x1 with a channel, got [H, W, C] = {shape.as_list()}")
+  dims = shape.as_list()
+  if 0 in dims:  # (unknown sizes are None)
+    raise DataError(f"{where}: images must be at least 1x1 with a channel, got [H, W, C] = {dims}")
+  height, width, channels = dims
+  if height in _CHANNELS and None not in (width, channels) and width > 4 and channels > 4:
+    raise DataError(
+      f"{where}: images look channels-first ([C, H, W] = {dims} per example); tfmixup takes channels-last"
+      " [H, W, C]: transpose them, e.g. np.moveaxis(images, 1, -1) or tf.transpose(image, [1, 2, 0])"
+    )
 
 
 def arrays_of(data: ImageArrays | tuple, num_classes: int | None) -> tuple[np.ndarray, np.ndarray, LabelFormat]:
@@ -480,6 +500,14 @@ def from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: Options
   if options.exclude_pairs:
     raise DataError("exclude_pairs needs in-memory arrays (it redraws partners by class), not a tf.data.Dataset")
   spec = dataset.element_spec
+  if isinstance(spec, dict):  # TFDS's features dict (as_supervised=False)
+    if not {"image", "label"} <= set(spec):
+      raise DataError(
+        f"dataset elements are dicts with keys {sorted(spec)}: map them to (image, label) pairs,"
+        " e.g. dataset.map(lambda d: (d['image'], d['label']))"
+      )
+    dataset = dataset.map(lambda d: (d["image"], d["label"]), num_parallel_calls=tf.data.AUTOTUNE)
+    spec = dataset.element_spec
   if not isinstance(spec, tuple) or len(spec) != 2:
     raise DataError(f"dataset elements must be (image, label) pairs, got {spec}")
   check_image_spec(spec[0].dtype, spec[0].shape, "dataset")

@@ -16,6 +16,7 @@ import dataclasses
 import glob
 import os
 import re
+import tempfile
 from collections.abc import Sequence
 
 import numpy as np
@@ -50,6 +51,21 @@ class ImageArrays:
 
   def __len__(self) -> int:
     return int(self.labels.shape[0])
+
+  def __getitem__(self, index) -> "ImageArrays":
+    """Examples selected as numpy selects rows: `train[:50_000]`, `train[mask]`, `train[[3, 1, 4]]`.
+
+    Raises:
+      TypeError: an index that picks one example (an int): use `images[i]`
+        and `labels[i]`.
+    """
+    labels = self.labels[index]
+    if np.ndim(labels) != 1:
+      raise TypeError(
+        "ImageArrays takes a slice, a boolean mask or an array of indices (the result is still a split);"
+        " for one example use arrays.images[i] and arrays.labels[i]"
+      )
+    return dataclasses.replace(self, images=self.images[index], labels=labels)
 
   def take(self, count: int) -> "ImageArrays":
     """Returns the first `count` examples (all of them if fewer)."""
@@ -115,15 +131,33 @@ def select_classes(data: ImageArrays, classes: Sequence[int]) -> ImageArrays:
   )
 
 
-def _from_idx(data_dir: str, split: str) -> ImageArrays:
+def _from_idx(data_dir: str, split: str, name: str) -> ImageArrays:
   images, labels = idx.read_split(data_dir, split)
   num_classes = int(labels.max()) + 1 if labels.size else 0
   return ImageArrays(
     images=images[..., np.newaxis],
     labels=labels.astype(np.int64),
-    class_names=tuple(str(c) for c in range(num_classes)),
+    class_names=_class_names(name, num_classes),
     source_classes=tuple(range(num_classes)),
   )
+
+
+def _class_names(name: str, num_classes: int) -> tuple[str, ...]:
+  """The class names TFDS gives dataset `name` (e.g. "T-shirt/top", ... for fashion_mnist), else "0", "1", ...
+
+  Read from TFDS's description of the dataset (its code: nothing is downloaded).
+  """
+  digits = tuple(str(c) for c in range(num_classes))
+  if name == "mnist":  # its names are its digits (and tensorflow_datasets is slow to import)
+    return digits
+  import tensorflow_datasets as tfds  # noqa: PLC0415 - needed only here and for TFDS data
+
+  try:
+    with tempfile.TemporaryDirectory() as empty:  # (the builder must not see, or make, a data directory)
+      names = tuple(tfds.builder(name, data_dir=empty).info.features["label"].names)
+  except Exception:  # noqa: BLE001 - not a TFDS name, or no label feature: the IDX files' digits
+    names = ()
+  return names if len(names) == num_classes else digits
 
 
 def _from_tfds(name: str, split: str, data_dir: str | None, download: bool) -> ImageArrays:
@@ -296,7 +330,7 @@ def load_arrays(
   if data_dir is not None and not os.path.isdir(data_dir):
     raise DataUnavailableError(f"data_dir {data_dir!r} is not a directory")
   if data_dir is not None and idx.find_split_files(data_dir, split) is not None:
-    data = _from_idx(data_dir, split)
+    data = _from_idx(data_dir, split, name)
   else:
     data = _from_tfds(name, split, data_dir, download=data_dir is None if download is None else download)
   return select_classes(data, classes) if classes is not None else data
