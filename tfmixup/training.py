@@ -286,14 +286,17 @@ def _file_name(output_dir: str, config: TrainConfig) -> str:
 
 
 def result_path(output_dir: str, config: TrainConfig) -> str:
+  """Where the run's results JSON is (or goes): `<output_dir>/runs/<run_id>.json`, or a 0.2.0-0.5.0 name."""
   return os.path.join(output_dir, "runs", f"{_file_name(output_dir, config)}.json")
 
 
 def model_path(output_dir: str, config: TrainConfig) -> str:
+  """Where the run's trained model is saved: `<output_dir>/models/<run_id>.keras` (or its 0.2.0-0.5.0 name)."""
   return os.path.join(output_dir, "models", f"{_file_name(output_dir, config)}.keras")
 
 
 def checkpoint_dir(output_dir: str, config: TrainConfig) -> str:
+  """The run's mid-run checkpoints: `<output_dir>/checkpoints/<run_id>/` (removed once the run is saved)."""
   return os.path.join(output_dir, "checkpoints", config.run_id)
 
 

@@ -41,8 +41,8 @@ if TYPE_CHECKING:
 
 _datasets = lazy.Module("tfmixup.datasets")
 
-# (training data, config, batch_size=, seed=, label_smoothing=, schedule=, initial_epoch=, ...) -> batches
 Stage = Callable[..., "tf.data.Dataset"]
+"""A stage: `(data, ..., batch_size=, seed=, label_smoothing=, schedule=, initial_epoch=, ...) -> tf.data.Dataset`."""
 
 # The legacy config fields every method may read, by the knob they set (`Method.config_knobs`).
 CONFIG_KNOBS = ("alpha", "cutmix_alpha", "switch_prob", "prob")
