@@ -12,7 +12,11 @@ import os
 
 import tensorflow as tf
 
+import tfmixup
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The code the tests run: the checkout's tfmixup/, or the installed package's (CI tests the wheel too).
+CODE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(tfmixup.__file__)))
 
 
 def _mutants_module():
@@ -29,7 +33,7 @@ class MutantsApplyTest(tf.test.TestCase):
     for name, (_, edits) in mutants.MUTANTS.items():
       self.assertNotEmpty(edits, msg=name)
       for path, old, new in edits:
-        with open(os.path.join(ROOT, path)) as f:
+        with open(os.path.join(CODE_ROOT, path)) as f:
           text = f.read()
         self.assertIn(old, text, msg=f"mutant {name}: {path} no longer contains its anchor")
         self.assertNotEqual(old, new, msg=name)
