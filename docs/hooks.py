@@ -8,6 +8,7 @@
 """
 
 import glob
+import html
 import os
 import sys
 
@@ -28,9 +29,10 @@ def _flags_table() -> str:
   rows = ["| flag | default | meaning |", "|---|---|---|"]
   for name in sorted(values):
     flag = values[name]
-    default = "" if flag.default is None else f"`{flag.default_as_str.strip(chr(39))}`"
-    text = " ".join(flag.help.split()).replace("|", "\\|")
-    rows.append(f"| `--{name}` | {default} | {text} |")
+    default = flag.default_as_str.strip("'") if flag.default is not None else ""
+    default = f'<code style="white-space: nowrap">{html.escape(default)}</code>' if default else ""
+    text = html.escape(" ".join(flag.help.split())).replace("|", "&#124;")
+    rows.append(f'| <code style="white-space: nowrap">--{name}</code> | {default} | {text} |')
   return "\n".join(rows)
 
 

@@ -1,23 +1,22 @@
 """tfmixup.datasets: mixing methods as tf.data stages, and the data they mix.
 
-Public API:
-  load, load_arrays, select_classes, ImageArrays     data sources (TFDS or IDX)
-  mixup, cutmix, mixup_cutmix, pair_sampling         mixing stages (each defined with its method in tfmixup.methods;
-                                                     any registered method's stage function, e.g. resizemix, is
-                                                     also found here by name)
-  paired                                             a stage for your own mixing function
-  manifold_pairs, adamixup_batches, mixup_clean_half stages of the remedies for intrusion (models mix)
-  batches                                            plain batches (training without mixing, evaluation)
-  device_mixup, device_pair_sampling,                the same batches mixed on the accelerator
-  device_batches, DeviceFeed, ResidentImages         (data resident on the device)
-  Schedule                                           the epochs a stage mixes in
-  epoch_counter                                      a stage's epoch counter (for resuming)
-  mix_batches, cut_batches, mix_or_cut_batches,      the pure arithmetic
-  pair_batches, smooth_labels
-  sample_beta, sample_boxes                          stateless draws
-  read_idx, write_idx                                the IDX format
-  check_alpha                                        the check of a Beta concentration
-  DataError, IdxFormatError, DataUnavailableError, LabelError
+The public names, by what they are for:
+
+- `load`, `load_arrays`, `select_classes`, `ImageArrays`: data sources (TFDS or IDX files).
+- `mixup`, `cutmix`, `mixup_cutmix`, `pair_sampling`: the mixing stages (each defined with its method in
+  `tfmixup.methods`; any registered method's stage function, e.g. `resizemix`, is also found here by name).
+- `paired`: a stage for your own mixing function; `batches`: plain batches (training without mixing,
+  evaluation).
+- `manifold_pairs`, `adamixup_batches`, `mixup_clean_half`: the stages of the remedies for intrusion
+  (the models mix).
+- `device_mixup`, `device_pair_sampling`, `device_batches`, `DeviceFeed`, `ResidentImages`: the same
+  batches mixed on the accelerator, the data resident on the device.
+- `Schedule`: the epochs a stage mixes in; `epoch_counter`: a stage's epoch counter (for resuming).
+- `mix_batches`, `cut_batches`, `mix_or_cut_batches`, `pair_batches`, `smooth_labels`: the pure
+  arithmetic; `sample_beta`, `sample_boxes`: stateless draws; `check_alpha`: the check of a Beta
+  concentration.
+- `read_idx`, `write_idx`: the IDX format.
+- `DataError`, `IdxFormatError`, `DataUnavailableError`, `LabelError`: the errors.
 
 The study's instruments moved to `tfmixup.study` in 0.6.0 (the names still
 work here, with a DeprecationWarning): intrusion_filtered_mixup and
