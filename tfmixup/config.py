@@ -152,7 +152,7 @@ class TrainConfig:
       (None: all); applied before `train_size`.
     fraction: train on only the first `fraction` of the one epoch (a
       training length under one epoch; needs `epochs` = 1 when < 1).
-    sorted_buffer: a pipeline fault, for the study (see README "Results"):
+    sorted_buffer: a pipeline fault, for the study (see `results/science/science.md`):
       the training data sorted by class and each epoch's order made by a
       shuffle buffer of this many examples, as `tf.data`'s `shuffle(N)`
       over class-sorted files does (None: a full shuffle each epoch).

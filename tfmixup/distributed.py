@@ -52,7 +52,7 @@ def parse_tf_config(text: str) -> Cluster:
   except json.JSONDecodeError as e:
     raise ClusterError(f"TF_CONFIG is not valid JSON ({e.msg} at character {e.pos})") from None
   if not isinstance(config, dict) or not isinstance(config.get("cluster"), dict):
-    raise ClusterError('TF_CONFIG must be an object with "cluster" and "task", see README')
+    raise ClusterError('TF_CONFIG must be an object with "cluster" and "task", see docs/guides/runs.md')
   cluster, task = config["cluster"], config.get("task")
   extra = sorted(set(cluster) - {"worker"})
   if extra:

@@ -14,7 +14,7 @@ excluded keep their partners and every other draw (λ, boxes) is
 unchanged, so a stage with and without the option differ only at the
 excluded positions.
 
-This is the pair-level causal test of the intrusion study (README "Does
+This is the pair-level causal test of the intrusion study (`results/science/science.md`, "Does
 intrusion cause the penalty?"): Mixup without 6 + 9 mixes against Mixup
 without as many 6 + 8 mixes. Users may also use it to keep classes that
 should not blend (for example, two fine-grained classes) apart.

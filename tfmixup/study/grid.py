@@ -1,6 +1,6 @@
 """The reproduction grid: datasets x methods x seeds, resumable.
 
-The protocol (see README "Results" for why): Adam at 1e-3, batch 128, 5
+The protocol (see `results/table1.md` and docs/study for why): Adam at 1e-3, batch 128, 5
 epochs, α = 1.0, the three-conv model, full training and test splits; seeds
 0..4. Every run is a `training.train` call whose JSON lands in
 `<output_dir>/runs/`; a run already there with the same config is read

@@ -1,6 +1,6 @@
 """What the science grid runs: training regimes, datasets, methods and seeds, in presets.
 
-Issue 11's questions (README "Does intrusion cause the penalty?"):
+Issue 11's questions (`results/science/science.md`, "Does intrusion cause the penalty?"):
 
 1. The regime sweep: where does ERM score like the study's models (97% on
    the subsets, below full MNIST), and what does Mixup cost there? Regimes
@@ -18,7 +18,7 @@ Issue 11's questions (README "Does intrusion cause the penalty?"):
    {6, 8, 9}, with ten seeds.
 
 A preset says how much of this to run: "full" (everything, ~3-4 h of a
-2-core CPU), "session" (what fitted one working session; the README says
+2-core CPU), "session" (what fitted one working session; its report says
 what it leaves out), "ci" (a few minutes: tiny data, two seeds, to check
 that every step runs).
 """
