@@ -108,6 +108,18 @@ class TrainingTest(tf.test.TestCase):
       trainer.load_weights(path)
     self.assertAllEqual(keras.ops.convert_to_numpy(feed.layer.images), images)
 
+  def test_config_leaves_the_data_out(self):
+    # Keras's TensorBoard callback writes the trainer's JSON (it warned, and wrote none, before).
+    images, labels = uint8_data(4000, shape=(32, 32, 3))
+    feed = datasets.device_mixup((images, labels), batch_size=64, seed=0, num_classes=10)
+    model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    text = feed.model(model).to_json()
+    self.assertLess(len(text), 20_000)
+    again = keras.models.model_from_json(text)
+    (layer,) = [layer for layer in again.layers if isinstance(layer, datasets.ResidentImages)]
+    self.assertEqual(layer.get_config(), feed.layer.get_config())
+    self.assertEqual((layer.images.shape, layer.images.dtype), ((4000, 32, 32, 3), "uint8"))
+
 
 class ErrorsTest(tf.test.TestCase):
   def test_a_dataset_input_is_refused(self):

@@ -48,13 +48,15 @@ from tfmixup.methods.pair_sampling import PairSampling
 INPUT_NAMES = ("index_a", "index_b", "weight_a")
 
 
+@keras.saving.register_keras_serializable(package="tfmixup")
 class ResidentImages(keras.layers.Layer):
   """Holds a dataset's images on the device; maps a batch of indices and weights to mixed images.
 
   The images are a non-trainable variable of their stored dtype (uint8 is
   scaled by 1/255, as the stages scale it). They are left out of the
   layer's saved weights (`save_own_variables`), so checkpoints and saved
-  models of a model built on it stay small.
+  models of a model built on it stay small, and out of its config
+  (`get_config`: their shape and dtype only; `from_config` holds zeros).
 
   Args:
     images: `[N, H, W, C]` uint8 or float.
@@ -100,6 +102,21 @@ class ResidentImages(keras.layers.Layer):
 
   def load_own_variables(self, store) -> None:
     del store
+
+  def get_config(self) -> dict:
+    return {
+      **super().get_config(),
+      "images_shape": list(self.images.shape),
+      "images_dtype": self.images.dtype,
+      "mixes": self._mixes,
+    }
+
+  @classmethod
+  def from_config(cls, config: dict) -> "ResidentImages":
+    config = dict(config)
+    images = np.zeros(config.pop("images_shape"), dtype=config.pop("images_dtype"))
+    config.pop("trainable", None)  # always False
+    return super().from_config({**config, "images": images})
 
 
 @dataclasses.dataclass(frozen=True)
