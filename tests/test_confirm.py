@@ -13,6 +13,7 @@ import os
 import tempfile
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from scipy import stats
 
@@ -41,6 +42,7 @@ class StatisticsTest(tf.test.TestCase):
     self.assertAllClose(statistics.holm([0.02, 0.021, 0.9]), [0.06, 0.06, 0.9])
     self.assertAllClose(statistics.holm([0.6, 0.5]), [1.0, 1.0])
 
+  @pytest.mark.stats
   def test_two_way_bootstrap_covers_test_image_sampling(self):
     # 15 seeds that agree exactly (no seed variance) on 200 test images with a true +5% difference
     # per image: resampling only seeds would give a zero-width interval; resampling the images too

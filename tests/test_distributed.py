@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import coded_arrays
@@ -116,6 +117,7 @@ class TfConfigTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(distributed.parse_tf_config(text), distributed.Cluster(workers=("h0:1", "h1:2"), index=1))
 
 
+@pytest.mark.slow
 class MultiWorkerTrainingTest(tf.test.TestCase):
   def assertCoversOnce(self, shares):
     """shares: [workers][epochs, examples]: per epoch, every example exactly once across the workers."""

@@ -1,6 +1,7 @@
 """The stateless λ draw against numpy's Beta, and the seeded permutations (statistics in test_seeds.py)."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from scipy import stats
@@ -12,6 +13,7 @@ SEED = tf.constant([12, 34], tf.int64)
 
 class SampleBetaTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.named_parameters(("uniform", 1.0), ("small", 0.2), ("large", 4.0), ("tiny", 0.05))
+  @pytest.mark.stats
   def test_matches_numpy_beta(self, alpha):
     # Two-sample KS test, 50k draws each, fixed seeds. At this size the test
     # rejects Uniform(0,1) for α=0.2 or 4 and Beta(α,α) for any α off by 10%
@@ -24,6 +26,7 @@ class SampleBetaTest(tf.test.TestCase, parameterized.TestCase):
     self.assertGreater(stats.ks_2samp(ours, reference).pvalue, 1e-3)
     self.assertAllInRange(ours, 0.0, 1.0)
 
+  @pytest.mark.stats
   def test_detects_wrong_alpha(self):
     # The statistical test above has power: a sampler with α off by 10%, or
     # a Uniform sampler (the Model Garden bug), fails it.

@@ -14,6 +14,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import MNIST_DIR, coded_arrays
@@ -210,6 +211,7 @@ class FilteredStageTest(tf.test.TestCase, parameterized.TestCase):
         call()
 
 
+@pytest.mark.stats
 class ControlChoiceTest(tf.test.TestCase):
   def test_uniform_within_a_stratum(self):
     # A fixed layout, 400 seeds: every non-flagged mix of a stratum is dropped
@@ -311,6 +313,8 @@ class MethodsTest(tf.test.TestCase):
       with self.assertRaisesRegex(ConfigError, message):
         filter_methods.judge(config, data)
 
+  @pytest.mark.slow
+  @pytest.mark.real_data
   def test_flag_errors_are_one_line(self):
     # --teacher reaches the config (bad suffix), and a missing file is reported
     # when the stage is built, as the program's one-line error.
@@ -339,6 +343,8 @@ class MethodsTest(tf.test.TestCase):
       self.assertRegex(errors[0], message)
 
 
+@pytest.mark.slow
+@pytest.mark.real_data
 class EndToEndTest(tf.test.TestCase):
   def test_train_filtered_with_nn_judge(self):
     config = TrainConfig(

@@ -4,6 +4,7 @@ from unittest import mock
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import MNIST_DIR
@@ -59,6 +60,7 @@ class NearestNeighbourJudgeTest(tf.test.TestCase, parameterized.TestCase):
     ds = tf.data.Dataset.from_tensor_slices(queries).batch(5).map(judge)
     self.assertAllEqual(np.concatenate([b.numpy() for b in ds]), brute_force_nn(train, labels, queries))
 
+  @pytest.mark.real_data
   def test_real_mnist(self):
     # 2,000 training images: the nearest neighbour is right on most test
     # digits, and it is the brute-force neighbour.

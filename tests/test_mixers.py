@@ -1,6 +1,7 @@
 """The mixing methods: CutMix's exact label weights, the coin flips' rates, label smoothing, paired(), bad options."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import coded_arrays
@@ -86,6 +87,7 @@ class CutMixTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual((boxes[:, 2] - boxes[:, 0])[inside], max_h[inside])
     self.assertAllEqual(boxes[-1, 2] - boxes[-1, 0], 0)  # λ = 1: no box
 
+  @pytest.mark.stats
   def test_box_centres_are_uniform(self):
     # λ = 0.75 gives sides of 14: the centre is bottom - 7, or top + 7 when clipped below.
     n = 28 * 2000
@@ -116,16 +118,19 @@ class ProbabilityTest(tf.test.TestCase, parameterized.TestCase):
     return (boxes[..., 2] - boxes[..., 0]) * (boxes[..., 3] - boxes[..., 1])
 
   @parameterized.parameters(0.0, 0.3, 1.0)
+  @pytest.mark.stats
   def test_mixup_prob(self, prob):
     lam = self.draw(mixers.Mixup(alpha=1.0, prob=prob))["lam"].numpy()
     self.assertBinomial(np.sum(lam < 1), prob)
 
   @parameterized.parameters(0.25, 1.0)
+  @pytest.mark.stats
   def test_pair_sampling_prob(self, prob):
     lam = self.draw(mixers.PairSampling(prob=prob))["lam"].numpy()
     self.assertBinomial(np.sum(lam == 0.5), prob)
     self.assertEqual(np.sum(lam == 0.5) + np.sum(lam == 1.0), lam.size)
 
+  @pytest.mark.stats
   def test_cutmix_prob(self):
     # A box is empty when int(28·√(1-λ)) < 2, i.e. 1 - λ < 1/196: for
     # λ ~ Beta(1, 1), probability 1/196.
@@ -133,6 +138,7 @@ class ProbabilityTest(tf.test.TestCase, parameterized.TestCase):
     self.assertBinomial(np.sum(area > 0), 0.6 * 195 / 196)
 
   @parameterized.parameters((0.7, 0.3), (1.0, 0.5), (0.5, 1.0), (0.8, 0.0))
+  @pytest.mark.stats
   def test_switch_and_apply(self, prob, switch_prob):
     drawn = self.draw(mixers.MixupOrCutMix(switch_prob=switch_prob, prob=prob))
     lam, area = drawn["lam"].numpy(), self.box_area(drawn["boxes"])

@@ -11,6 +11,7 @@ several standard deviations of the independent case, at fixed seeds.
 """
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from scipy import stats
@@ -71,6 +72,7 @@ def same_eighth(u: np.ndarray, v: np.ndarray, size: int) -> float:
 PATHS = (("arrays", False, ARRAY_SIZE), ("dataset", True, DATASET_SIZE), ("device", "device", ARRAY_SIZE))
 
 
+@pytest.mark.stats
 class PairingStatisticsTest(tf.test.TestCase, parameterized.TestCase):
   """Two epochs of pair sampling per path, shared by the tests of that path."""
 
@@ -131,6 +133,7 @@ class PairingStatisticsTest(tf.test.TestCase, parameterized.TestCase):
       self.assertLessEqual(int(np.sum(first == partner)), 10)
 
 
+@pytest.mark.stats
 class ClassSortedTest(tf.test.TestCase, parameterized.TestCase):
   """Data stored sorted by class: pairs are same-class with probability Σ p_k², no more."""
 
@@ -204,6 +207,7 @@ class MixupPairsTest(tf.test.TestCase, parameterized.TestCase):
     return a, partner, lam, batch_of, self_pairs
 
   @parameterized.named_parameters(("arrays", False), ("dataset", True), ("device", "device"))
+  @pytest.mark.stats
   def test_partners_independent_and_lambda_fresh(self, as_dataset):
     first_ds, mixed_ds = self.stream(as_dataset, seed=11)
     epochs = [self.read_epoch(first_ds, mixed_ds) for _ in range(2)]

@@ -18,6 +18,7 @@ names its exact pair. Properties, each with the fault it catches:
 """
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from scipy import stats
@@ -72,6 +73,7 @@ class ExcludePairsStageTest(tf.test.TestCase, parameterized.TestCase):
       drawn = {tuple(c) for c in classes.tolist()}
       self.assertEmpty(drawn & banned)
 
+  @pytest.mark.stats
   def test_partner_classes_follow_the_allowed_sizes(self):
     # 40 epochs × 300 first examples of class 0, whose partners may be class 0 or 1 (sizes 300:200):
     # χ² against 0.6 / 0.4; a redraw into class 1 only, or class-uniform redraws, fail (power ≈ 1).
@@ -89,6 +91,7 @@ class ExcludePairsStageTest(tf.test.TestCase, parameterized.TestCase):
       counts += np.bincount(labels[pairs_e[labels[pairs_e[:, 0]] == 1, 1]], minlength=3)
     self.assertGreater(stats.chisquare(counts, np.array(self.SIZES) / 600 * counts.sum()).pvalue, 1e-3)
 
+  @pytest.mark.stats
   def test_partners_uniform_over_the_allowed_examples(self):
     # Class 2's partners may only be class 1's 200 examples: every class-2 first example is redrawn
     # there. 60 epochs × 100 = 6,000 partners over 200 examples (30 each): χ²; a redraw stuck on the
@@ -137,6 +140,7 @@ class ExcludePairsStageTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllEqual(first[1], second[1])
     self.assertGreater(np.mean(first[0][:, 1] != first[1][:, 1]), 0.9)
 
+  @pytest.mark.stats
   def test_redraw_ranks_cover_every_allowed_row(self):
     # The op itself: 0,0,0,1,1,2 classes, exclude (0, 1): class 0's redrawn partners are rows 0-2 and 5
     # (classes 0 and 2), each about a quarter of 40,000 draws.

@@ -9,6 +9,7 @@ import dataclasses
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import coded_arrays
@@ -38,6 +39,7 @@ class BufferedShuffleTest(tf.test.TestCase):
       self.assertTrue(np.all(out < np.arange(1000) + 50), msg=f"seed {i}")
       self.assertGreater(np.mean(out != np.arange(1000)), 0.9)  # it does shuffle
 
+  @pytest.mark.stats
   def test_first_pick_is_uniform_over_the_buffer(self):
     # χ² over 4,000 draws of the first element out of a 20-slot buffer; a buffer that favours a slot
     # (e.g. always the newest) fails at any seed. The loop is numpy (`_buffer_pass`), fed uniforms.
@@ -48,6 +50,7 @@ class BufferedShuffleTest(tf.test.TestCase):
     self.assertEqual(counts[20:].sum(), 0)
     self.assertGreater(stats.chisquare(counts[:20]).pvalue, 1e-3)
 
+  @pytest.mark.stats
   def test_a_buffer_as_large_as_the_data_is_a_full_shuffle(self):
     # Where element 0 ends up: uniform over the 30 positions (χ², 3,000 draws).
     rng = np.random.default_rng(1)
@@ -165,6 +168,7 @@ class ModelAndTrainingTest(tf.test.TestCase):
     x = np.random.default_rng(1).random((2, 28, 28, 1)).astype(np.float32)
     self.assertAllClose(trainer(x), plain(255.0 * x), rtol=1e-5, atol=1e-4)
 
+  @pytest.mark.slow
   def test_fraction_trains_that_share_of_an_epoch(self):
     config = TrainConfig(
       data_dir=MNIST, classes=(6, 8, 9), method="mixup", epochs=1, fraction=0.3, train_size=640, test_size=64

@@ -7,6 +7,7 @@ import sys
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from helpers import MNIST_DIR, coded_arrays
 from scipy import stats
@@ -57,6 +58,8 @@ class ManifoldStageTest(tf.test.TestCase):
         want = lam * one_hot(first.astype(int), 3) + (1 - lam) * one_hot(partners.astype(int), 3)
         self.assertAllClose(y, want, atol=1e-6)
 
+  @pytest.mark.slow
+  @pytest.mark.stats
   def test_layer_and_lambda_draws_per_batch(self):
     # 3,000 batches of one example per epoch: the layer is uniform over the three
     # points (χ²), λ is Beta(α, α) (KS), and the next epoch draws anew.
@@ -122,6 +125,7 @@ class ManifoldTrainerTest(tf.test.TestCase):
     for i, j in ((0, 1), (0, 2), (1, 2)):
       self.assertGreater(np.abs(outputs[i] - outputs[j]).max(), 1e-4, msg=f"layers {i} and {j}")
 
+  @pytest.mark.slow
   def test_it_fits_compiled_and_shares_the_weights(self):
     model = build_model(SHAPE, 3, **TINY)
     trainer = methods.get("manifold_mixup").training_model(model, TrainConfig(method="manifold_mixup"))
@@ -255,6 +259,7 @@ class MixupCleanHalfTest(tf.test.TestCase):
       self.assertAllClose(images[:4], weight * x_a + (1 - weight) * x_b, atol=1e-6)
       self.assertAllClose(labels[:4], lam[s][:, None] * y_a + (1 - lam[s][:, None]) * y_b, atol=1e-6)
 
+  @pytest.mark.stats
   def test_lambda_is_beta_per_example(self):
     # λ read back from the mixed label rows (pairs of different classes), against Beta(α, α).
     alpha, num_classes = 0.4, 10
@@ -269,6 +274,8 @@ class MixupCleanHalfTest(tf.test.TestCase):
     self.assertGreater(stats.kstest(lams, "beta", args=(alpha, alpha)).pvalue, 1e-3)
 
 
+@pytest.mark.slow
+@pytest.mark.real_data
 class RemediesTrainTest(tf.test.TestCase):
   def test_each_method_trains_and_saves_a_plain_model(self):
     data = training.load_data(TrainConfig(data_dir=MNIST_DIR, train_size=512, test_size=256, classes=(6, 8, 9)))

@@ -11,6 +11,7 @@ import json
 import os
 from unittest import mock
 
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import MNIST_DIR
@@ -126,12 +127,14 @@ class LegacyNamesTest(tf.test.TestCase):
         training.train(TINY, out, verbose=0)
 
 
+@pytest.mark.real_data
 class SecondConfigTest(tf.test.TestCase, parameterized.TestCase):
   @classmethod
   def setUpClass(cls):
     super().setUpClass()
     cls.data = training.load_data(TINY)
 
+  @pytest.mark.slow
   def test_second_config_does_not_replace_the_first(self):
     out = self.create_tempdir().full_path
     one = training.train(TINY, out, data=self.data, verbose=0, tensorboard=False)
@@ -141,6 +144,9 @@ class SecondConfigTest(tf.test.TestCase, parameterized.TestCase):
     self.assertLen(training.read_result(out, dataclasses.replace(TINY, epochs=2))["history"]["loss"], 2)
     self.assertLen(two["history"]["loss"], 2)
 
+  # As in test_checkpoints: the checkpoint's model never trained (optimizer unbuilt), so Keras warns
+  # that it skips the optimizer's state when it is restored. Expected here.
+  @pytest.mark.filterwarnings("ignore:Skipping variable loading for optimizer:UserWarning")
   def test_another_config_cannot_take_over_interrupted_checkpoints(self):
     out = self.create_tempdir().full_path
     interrupted = dataclasses.replace(TINY, epochs=3)

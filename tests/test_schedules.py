@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import coded_arrays
@@ -71,6 +72,7 @@ class StageScheduleTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.named_parameters(
     *[(f"{name}_{source}", name, source) for name in STAGES for source in ("arrays", "dataset")]
   )
+  @pytest.mark.slow
   def test_mixes_in_exactly_the_epochs_named(self, name, source):
     data = coded_arrays(96, num_classes=4, shape=(8, 8, 1))
     inputs = data.to_dataset() if source == "dataset" else data

@@ -1,6 +1,7 @@
 """The derivation of every random stream (seeds.py): children that differ in every word, the epoch counter."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 
@@ -38,6 +39,7 @@ class DeriveTest(tf.test.TestCase):
     self.assertLen(np.unique(roots), roots.size)
 
 
+@pytest.mark.stats
 class PermutationTest(tf.test.TestCase):
   def test_permutations_of_related_seeds_are_unrelated(self):
     # The whole chain as the stages use it, for adjacent user seeds and

@@ -9,6 +9,7 @@ import shutil
 from unittest import mock
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from helpers import MNIST_DIR, write_idx_dir
 
@@ -141,6 +142,7 @@ class LoadTest(tf.test.TestCase):
       datasets.load_arrays("no_such_dataset", data_dir=self.create_tempdir().full_path)
 
 
+@pytest.mark.real_data
 class RealMnistTest(tf.test.TestCase):
   """Reads ../shared/mnist; fails (does not skip) when it is missing."""
 
@@ -179,6 +181,7 @@ def _multiset(images: np.ndarray, labels: np.ndarray) -> np.ndarray:
   return np.sort(np.ascontiguousarray(rows).view(f"V{rows.shape[1]}").ravel())
 
 
+@pytest.mark.real_data
 class TfdsMnistTest(tf.test.TestCase):
   """Loads MNIST through TFDS from ../shared/tfds; fails (does not skip) when it is missing."""
 
@@ -186,6 +189,7 @@ class TfdsMnistTest(tf.test.TestCase):
     super().setUp()
     self.assertTrue(os.path.isdir(TFDS_DIR), f"TFDS-prepared MNIST expected at {TFDS_DIR}")
 
+  @pytest.mark.slow
   def test_same_examples_as_the_idx_files(self):
     for split, count in (("train", 60000), ("test", 10000)):
       data = datasets.load_arrays("mnist", split, data_dir=TFDS_DIR)
@@ -218,6 +222,7 @@ class TfdsMnistTest(tf.test.TestCase):
     self.assertTrue(np.array_equal(_multiset(sub.images, sub.labels), _multiset(idx_data.images[keep], relabelled)))
 
 
+@pytest.mark.real_data
 class TfdsDamageTest(tf.test.TestCase):
   """A damaged local TFDS file is one DataUnavailableError that names it, not a download failure."""
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import MNIST_DIR, write_idx_dir
@@ -88,12 +89,14 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
   def test_bad_flags(self, args, message):
     self.assertOneLineError(run_main(*args), message)
 
+  @pytest.mark.slow
   def test_data_dir_without_data(self):
     empty = self.create_tempdir().full_path
     self.assertOneLineError(run_main(f"--data_dir={empty}"), "holds neither the four IDX files")
     missing = os.path.join(empty, "missing")
     self.assertOneLineError(run_main(f"--data_dir={missing}"), "is not a directory")
 
+  @pytest.mark.slow
   def test_truncated_and_corrupt_idx(self):
     directory = self.create_tempdir().full_path
     write_idx_dir(directory, train=50, test=10, gz=False)
@@ -106,6 +109,7 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
       f.write(gzip.compress(b"not an idx file at all"))
     self.assertOneLineError(run_main(f"--data_dir={directory}"), "magic number")
 
+  @pytest.mark.slow
   def test_output_dir_that_is_a_file_fails_before_training(self):
     # Checked before any data is loaded or model trained (0.1.0 trained the
     # whole run, then died in TensorBoard's writer).
@@ -116,6 +120,7 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     self.assertOneLineError(proc, "exists and is not a directory")
     self.assertNotIn("Epoch 1", proc.stdout + proc.stderr)
 
+  @pytest.mark.slow
   def test_malformed_tf_config_for_workers(self):
     proc = run_main(
       "--subset=689", f"--data_dir={MNIST_DIR}", "--runs=1", "--train_size=100", env={"TF_CONFIG": '{"cluster": 1'}
@@ -137,6 +142,7 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     self.assertLen(errors, 1, msg=proc.stderr)
     self.assertRegex(errors[0], r"65 of 65 runs have no saved result .*train the grid first")
 
+  @pytest.mark.slow
   def test_report_only_without_models(self):
     # The committed runs (saved by 0.2.0, before the method options existed)
     # are all found; the intrusion models are not in git: one line says so.
@@ -167,6 +173,8 @@ def wait_for(pattern, proc, timeout=120):
     time.sleep(0.02)
 
 
+@pytest.mark.slow
+@pytest.mark.real_data
 class InterruptedRunTest(tf.test.TestCase):
   def test_sigterm_then_kill_9_in_epoch_3_resumes_exactly(self):
     args = ["--subset=689", "--mixup", f"--data_dir={MNIST_DIR}", "--runs=1", "--epochs=4", "--train_size=800"]
@@ -213,6 +221,7 @@ class InterruptedRunTest(tf.test.TestCase):
     self.assertEqual(os.listdir(os.path.join(out, "checkpoints")), [])  # removed once the run is saved
 
 
+@pytest.mark.real_data
 class MainRunTest(tf.test.TestCase):
   def test_prints_the_table_and_writes_results(self):
     self.assertTrue(os.path.isdir(MNIST_DIR), f"real MNIST expected at {MNIST_DIR}")
@@ -234,6 +243,7 @@ class MainRunTest(tf.test.TestCase):
     self.assertLen(os.listdir(os.path.join(out, "runs")), 2)
     shutil.rmtree(out)
 
+  @pytest.mark.slow
   def test_jax_backend_compiles_and_says_so(self):
     # Under JAX, "auto" compiles (un-jitted JAX ran 20x slower per step on a
     # GPU), and the run JSON names the backend and its devices. Here too
@@ -256,6 +266,7 @@ class MainRunTest(tf.test.TestCase):
     self.assertTrue(all(d.startswith(("cpu", "TFRT_CPU")) for d in result["devices"]), result["devices"])
     self.assertGreater(result["test_accuracy"], 0.6)  # chance: 1/3 (1,000 images, one epoch)
 
+  @pytest.mark.slow
   def test_a_short_form_with_options_trains(self):
     # The study's short form and the schedule and smoothing flags, end to end;
     # the table's row is the method's label. (Every method trains in-process

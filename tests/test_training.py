@@ -9,6 +9,7 @@ import subprocess
 from unittest import mock
 
 import keras
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import MNIST_DIR, coded_arrays
@@ -22,6 +23,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = dict(data_dir=MNIST_DIR, epochs=2, train_size=3000, test_size=1000, batch_size=64)
 
 
+@pytest.mark.real_data
 class TrainingTest(tf.test.TestCase, parameterized.TestCase):
   @classmethod
   def setUpClass(cls):
@@ -36,6 +38,7 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     ("mixup_cutmix", "mixup_cutmix"),
     ("pair", "pair_sampling"),
   )
+  @pytest.mark.slow
   def test_learns(self, method):
     config = TrainConfig(method=method, **SMALL)
     output_dir = self.create_tempdir().full_path
@@ -77,6 +80,7 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     table = tags["training_label_weights"].item().decode()
     self.assertEqual(table, summaries.label_weights_table(labels.numpy()[:16], self.data.train.class_names))
 
+  @pytest.mark.slow
   def test_saved_runs_are_reused_and_subsets_work(self):
     output_dir = self.create_tempdir().full_path
     config = TrainConfig(method="mixup", classes=(6, 8, 9), seed=4, **dict(SMALL, epochs=1))
@@ -127,6 +131,7 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     self.assertTrue(training.resolve_jit_compile("true"))
     self.assertFalse(training.resolve_jit_compile("false"))
 
+  @pytest.mark.slow
   def test_device_feed_trains_on_the_same_batches(self):
     # The same run through the device feed: the same batches, so the same
     # losses and accuracies (exactly with TensorFlow on a CPU). The JSON
