@@ -97,5 +97,21 @@ class ModelJudgeTest(tf.test.TestCase):
         judges.model_judge(self.model())
 
 
+class MovedNamesTest(tf.test.TestCase):
+  def test_the_study_s_old_names_resolve_with_a_deprecation_warning(self):
+    from tfmixup.study import filtering  # noqa: PLC0415
+
+    for name, module in (
+      ("intrusion_filtered_mixup", filtering),
+      ("intrusion_flags", filtering),
+      ("nearest_neighbour_judge", judges),
+      ("model_judge", judges),
+    ):
+      with self.assertWarnsRegex(DeprecationWarning, f"tfmixup.datasets.{name} moved to {module.__name__}.{name}"):
+        self.assertIs(getattr(datasets, name), getattr(module, name))
+    with self.assertRaisesRegex(AttributeError, "has no attribute 'no_such_stage'"):
+      datasets.no_such_stage  # noqa: B018
+
+
 if __name__ == "__main__":
   tf.test.main()

@@ -2,6 +2,7 @@
 split, known class names from IDX files, and a peek at a stage that must not shift `fit`'s epochs."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import MNIST_DIR, coded_arrays
@@ -64,6 +65,7 @@ class ImageArraysTest(tf.test.TestCase):
     with self.assertRaisesRegex(TypeError, "for one example use arrays.images"):
       data[3]
 
+  @pytest.mark.real_data
   def test_idx_files_of_a_known_dataset_get_its_class_names(self):
     fashion = datasets.load_arrays("fashion_mnist", "test", data_dir=MNIST_DIR)  # (MNIST's files, named otherwise)
     self.assertEqual(fashion.class_names[0], "T-shirt/top")

@@ -100,6 +100,7 @@ class StageTest(tf.test.TestCase, parameterized.TestCase):
       resizemix(dataset, batch_size=2, seed=0, num_classes=2)
 
 
+@pytest.mark.stats
 class DrawTest(tf.test.TestCase):
   """The boxes' sides and positions, within χ² and binomial bounds at N = 60,000 boxes."""
 
