@@ -132,6 +132,7 @@ class EpochSyncTest(tf.test.TestCase):
       model.fit(stage, shuffle=False, verbose=0, **kwargs)
     return [w.numpy() for w in model.weights]
 
+  @pytest.mark.slow
   def test_epochs_match_under_a_strategy_that_peeks(self):
     data = coded_arrays(40, num_classes=3)
     data = dataclasses.replace(data, images=data.images / 40.0)

@@ -32,7 +32,7 @@ def blocks(page: str) -> list[str]:
     return BLOCK.findall(f.read())
 
 
-class DocsTest(tf.test.TestCase, parameterized.TestCase):
+class DocsTest(tf.test.TestCase):
   def test_the_pages_with_examples_are_found(self):
     # A renamed fence or a moved page would silently drop examples from the run below.
     for page in (
@@ -45,7 +45,9 @@ class DocsTest(tf.test.TestCase, parameterized.TestCase):
       self.assertIn(page, WITH_CODE)
     self.assertTrue(os.path.isdir(os.path.join(TFDS_DIR, "mnist")), msg=f"{TFDS_DIR} is missing")
 
-  @pytest.mark.slow
+
+@pytest.mark.slow  # (on the class: absl's parameterized methods drop a method's pytest marks)
+class ExamplesTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.parameters(*WITH_CODE)
   def test_examples_run(self, page):
     script = "\n\n".join(blocks(page))

@@ -21,6 +21,7 @@ def brute_force_nn(train_images: np.ndarray, train_labels: np.ndarray, queries: 
   return train_labels[np.argmin(dist, axis=1)]
 
 
+@pytest.mark.slow
 class NearestNeighbourJudgeTest(tf.test.TestCase, parameterized.TestCase):
   # 53 training images, 37 queries: no chunk size below divides either.
   @parameterized.parameters(1, 5, 7, 16, 64)

@@ -74,6 +74,7 @@ class ExcludePairsStageTest(tf.test.TestCase, parameterized.TestCase):
       self.assertEmpty(drawn & banned)
 
   @pytest.mark.stats
+  @pytest.mark.slow
   def test_partner_classes_follow_the_allowed_sizes(self):
     # 40 epochs × 300 first examples of class 0, whose partners may be class 0 or 1 (sizes 300:200):
     # χ² against 0.6 / 0.4; a redraw into class 1 only, or class-uniform redraws, fail (power ≈ 1).
@@ -92,6 +93,7 @@ class ExcludePairsStageTest(tf.test.TestCase, parameterized.TestCase):
     self.assertGreater(stats.chisquare(counts, np.array(self.SIZES) / 600 * counts.sum()).pvalue, 1e-3)
 
   @pytest.mark.stats
+  @pytest.mark.slow
   def test_partners_uniform_over_the_allowed_examples(self):
     # Class 2's partners may only be class 1's 200 examples: every class-2 first example is redrawn
     # there. 60 epochs × 100 = 6,000 partners over 200 examples (30 each): χ²; a redraw stuck on the

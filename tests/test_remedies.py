@@ -60,6 +60,7 @@ class ManifoldStageTest(tf.test.TestCase):
 
   @pytest.mark.slow
   @pytest.mark.stats
+  @pytest.mark.slow
   def test_layer_and_lambda_draws_per_batch(self):
     # 3,000 batches of one example per epoch: the layer is uniform over the three
     # points (χ²), λ is Beta(α, α) (KS), and the next epoch draws anew.
@@ -167,6 +168,7 @@ class AdaMixUpStageTest(tf.test.TestCase):
       datasets.mixup_clean_half(data, batch_size=8, seed=0, num_workers=2)
 
 
+@pytest.mark.slow
 class AdaMixUpTrainerTest(tf.test.TestCase):
   def batch(self, seed: int = 0):
     stage = datasets.adamixup_batches(random_arrays(32, seed=seed), batch_size=16, seed=seed)

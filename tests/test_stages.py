@@ -3,6 +3,7 @@
 import re
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 from helpers import coded_arrays
@@ -148,6 +149,7 @@ class BatchingTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(x, np.ones_like(x))
 
 
+@pytest.mark.slow
 class LabelFormatTest(tf.test.TestCase, parameterized.TestCase):
   def test_sparse_and_one_hot_give_the_same_batches(self):
     data = coded_arrays(12)
