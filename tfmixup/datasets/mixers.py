@@ -13,7 +13,6 @@ from tfmixup.methods.mixer import Mixer
 from tfmixup.methods.mixup import Mixup
 from tfmixup.methods.mixup_cutmix import MixupOrCutMix
 from tfmixup.methods.pair_sampling import PairSampling
-from tfmixup.methods.resizemix import ResizeMix
 
 __all__ = [
   "Combine",
@@ -23,7 +22,6 @@ __all__ = [
   "Mixup",
   "MixupOrCutMix",
   "PairSampling",
-  "ResizeMix",
   "check_alpha",
   "check_probability",
 ]
