@@ -90,6 +90,15 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     self.assertOneLineError(run_main(*args), message)
 
   @pytest.mark.slow
+  def test_help_exits_zero_and_lists_every_config_flag(self):
+    proc = run_main("--help")
+    self.assertEqual(proc.returncode, 0, msg=proc.stderr)
+    self.assertIn("--helpfull", proc.stdout)
+    full = run_main("--helpfull")
+    self.assertEqual(full.returncode, 0, msg=full.stderr)
+    for flag in ("--method_args", "--exclude_pairs", "--subset", "--test_size", "--runs", "--output_dir"):
+      self.assertIn(flag, full.stdout)
+
   def test_data_dir_without_data(self):
     empty = self.create_tempdir().full_path
     self.assertOneLineError(run_main(f"--data_dir={empty}"), "holds neither the four IDX files")

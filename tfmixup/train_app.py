@@ -63,9 +63,17 @@ def main(argv: list[str]) -> None:
   print(f"Results: {os.path.join(_OUTPUT_DIR.value, 'runs')}")
 
 
+HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
+
+
 def run() -> None:
-  """The console script's entry point."""
-  app.run(main)
+  """The console script's entry point. Asking for help exits 0 (absl exits 1 after printing it)."""
+  try:
+    app.run(main)
+  except SystemExit as e:
+    if e.code == 1 and any(arg in HELP_FLAGS for arg in sys.argv[1:]):
+      sys.exit(0)
+    raise
 
 
 if __name__ == "__main__":
