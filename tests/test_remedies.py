@@ -60,7 +60,6 @@ class ManifoldStageTest(tf.test.TestCase):
 
   @pytest.mark.slow
   @pytest.mark.stats
-  @pytest.mark.slow
   def test_layer_and_lambda_draws_per_batch(self):
     # 3,000 batches of one example per epoch: the layer is uniform over the three
     # points (χ²), λ is Beta(α, α) (KS), and the next epoch draws anew.

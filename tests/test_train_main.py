@@ -89,7 +89,6 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
   def test_bad_flags(self, args, message):
     self.assertOneLineError(run_main(*args), message)
 
-  @pytest.mark.slow
   def test_help_exits_zero_and_lists_every_config_flag(self):
     proc = run_main("--help")
     self.assertEqual(proc.returncode, 0, msg=proc.stderr)
@@ -99,6 +98,7 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     for flag in ("--method_args", "--exclude_pairs", "--subset", "--test_size", "--runs", "--output_dir"):
       self.assertIn(flag, full.stdout)
 
+  @pytest.mark.slow
   def test_data_dir_without_data(self):
     empty = self.create_tempdir().full_path
     self.assertOneLineError(run_main(f"--data_dir={empty}"), "holds neither the four IDX files")
@@ -136,7 +136,6 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     )
     self.assertOneLineError(proc, r"TF_CONFIG is not valid JSON")
 
-  @pytest.mark.slow
   def test_report_only_without_runs(self):
     out = self.create_tempdir().full_path
     proc = subprocess.run(
