@@ -46,7 +46,7 @@ class DocsTest(tf.test.TestCase):
     self.assertTrue(os.path.isdir(os.path.join(TFDS_DIR, "mnist")), msg=f"{TFDS_DIR} is missing")
 
 
-@pytest.mark.slow  # (on the class: absl's parameterized methods drop a method's pytest marks)
+@pytest.mark.slow  # (a mark above @parameterized is lost when absl generates the cases: mark the class)
 class ExamplesTest(tf.test.TestCase, parameterized.TestCase):
   @parameterized.parameters(*WITH_CODE)
   def test_examples_run(self, page):
