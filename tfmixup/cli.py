@@ -25,7 +25,7 @@ TEXT_FIELDS: dict[str, tuple[str, str, Callable[[str], object], str]] = {
   "method_args": ("method_args", "", config_lib.parse_method_args, "knob=value pairs, e.g. scale_min=0.2,prob=0.5"),
 }
 # Fields with a fixed set of values.
-CHOICES = {"jit_compile": config_lib.JIT_CHOICES, "feed": config_lib.FEED_CHOICES}
+CHOICES = {"jit_compile": config_lib.JIT_CHOICES, "feed": config_lib.FEED_CHOICES, "loop": config_lib.LOOP_CHOICES}
 # Shortcuts for --method.
 METHOD_SHORTCUTS = ("mixup", "pair_sampling")
 

@@ -37,6 +37,7 @@ __all__ = [
 
 JIT_CHOICES = ("auto", "true", "false")
 FEED_CHOICES = ("auto", "host", "device")
+LOOP_CHOICES = ("auto", "fit", "epoch")
 MAX_SEED = 2**32 - 1  # keras.utils.set_random_seed seeds numpy, which takes [0, 2**32 - 1]
 
 
@@ -146,6 +147,11 @@ class TrainConfig:
     steps_per_execution: training steps per compiled call (Keras's
       `compile(steps_per_execution=)`); more cuts per-step overhead on an
       accelerator.
+    loop: the training loop: "fit" (Keras's `fit`), "epoch" (one compiled
+      call per epoch, `tfmixup.epoch_loop`: JAX backend, a method with a
+      device feed, which it then uses), or "auto" (the epoch loop under
+      JAX on an accelerator where the method has a device feed and one
+      device trains; else `fit`).
     train_size: use only the first N training images (None: all).
     test_size: use only the first N test images (None: all).
     train_per_class: use only the first N training images of each class
@@ -193,6 +199,7 @@ class TrainConfig:
   jit_compile: str = "auto"
   feed: str = "auto"
   steps_per_execution: int = 1
+  loop: str = "auto"
   train_size: int | None = None
   test_size: int | None = None
   train_per_class: int | None = None
@@ -236,6 +243,7 @@ class TrainConfig:
       raise ConfigError(f"feed must be one of {FEED_CHOICES}, got {self.feed!r}")
     if self.feed == "device" and not method.has_device_feed:
       raise ConfigError(f"method {self.method!r} has no device feed; use feed 'host' or 'auto'")
+    self._check_loop(method)
     spe = self.steps_per_execution
     if isinstance(spe, bool) or not isinstance(spe, int) or spe < 1:
       raise ConfigError(f"steps_per_execution must be a positive integer, got {spe!r}")
@@ -254,6 +262,16 @@ class TrainConfig:
       raise ConfigError(f"mix_start, mix_on, mix_off and off_last need a mixing method, not {self.method!r}")
     if method.check_config is not None:
       method.check_config(self)
+
+  def _check_loop(self, method: methods.Method) -> None:
+    if self.loop not in LOOP_CHOICES:
+      raise ConfigError(f"loop must be one of {LOOP_CHOICES}, got {self.loop!r}")
+    if self.loop != "epoch":
+      return
+    if not method.has_device_feed:
+      raise ConfigError(f"loop 'epoch' trains on a device feed, and method {self.method!r} has none; use loop 'fit'")
+    if self.feed == "host":
+      raise ConfigError("loop 'epoch' trains on the device feed: use feed 'device' or 'auto' with it, or loop 'fit'")
 
   @property
   def method_spec(self) -> methods.Method:

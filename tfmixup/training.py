@@ -27,8 +27,9 @@ import numpy as np
 import tensorflow as tf
 
 import tfmixup
-from tfmixup import backend, checkpoints, datasets, distributed, outputs, summaries
+from tfmixup import backend, checkpoints, datasets, distributed, epoch_loop, outputs, summaries
 from tfmixup.config import TrainConfig
+from tfmixup.errors import ConfigError
 from tfmixup.model import build_model
 
 EVAL_BATCH_SIZE = 1024
@@ -98,13 +99,40 @@ def resolve_feed(config: TrainConfig, backend_info: backend.BackendInfo | None =
 
   "auto" is the device feed when the backend has an accelerator, the method
   a device feed, and training runs on one device (the device feed does not
-  shard: with several workers or devices, the stage).
+  shard: with several workers or devices, the stage); and always under the
+  epoch loop (`resolve_loop`), which trains on it.
   """
   if config.feed != "auto":
     return config.feed
   backend_info = backend_info or backend.info()
+  if resolve_loop(config, backend_info, num_workers) == "epoch":
+    return "device"
   one_device = num_workers == 1
   return "device" if backend_info.accelerated and one_device and config.method_spec.has_device_feed else "host"
+
+
+def resolve_loop(config: TrainConfig, backend_info: backend.BackendInfo | None = None, num_workers: int = 1) -> str:
+  """ "fit" or "epoch" (`tfmixup.epoch_loop`).
+
+  "auto" is the epoch loop under JAX on an accelerator, for a method with a
+  device feed (not forced onto the host stage by `feed`), on one device;
+  else `fit`.
+
+  Raises:
+    ConfigError: "epoch" under another backend than JAX.
+    distributed.ClusterError: "epoch" with several workers (it trains on one device).
+  """
+  backend_info = backend_info or backend.info()
+  if config.loop == "epoch":
+    if backend_info.name != "jax":
+      raise ConfigError(f"loop 'epoch' needs KERAS_BACKEND=jax, not {backend_info.name!r}; use loop 'fit'")
+    if num_workers > 1:
+      raise distributed.ClusterError("loop 'epoch' trains on one device: use loop 'fit' or 'auto' with workers")
+    return "epoch"
+  if config.loop == "fit":
+    return "fit"
+  eligible = config.method_spec.has_device_feed and config.feed != "host" and num_workers == 1
+  return "epoch" if backend_info.name == "jax" and backend_info.accelerated and eligible else "fit"
 
 
 def training_stage(
@@ -492,6 +520,7 @@ def _train(  # noqa: PLR0914, PLR0915, PLR0917 - one run, read top to bottom
   versions = library_versions()  # before training: nothing after it may fail
   backend.keep_tensorflow_off_accelerators()  # before TensorFlow touches a device
   backend_info = backend.info()
+  loop = resolve_loop(config, backend_info, workers.num_workers)  # (its errors before the data loads)
   data = data if data is not None else load_data(config)
   feed = resolve_feed(config, backend_info, workers.num_workers)
   keras.utils.set_random_seed(config.seed)
@@ -528,7 +557,10 @@ def _train(  # noqa: PLR0914, PLR0915, PLR0917 - one run, read top to bottom
     # The test accuracy is measured on the model, before the history records the epoch.
     callbacks.insert(callbacks.index(history), _TestAccuracy(model, data.test))
   fit_args = dict(epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
-  _fit(workers, model, trainer, stage, data.test, validate=validate, **fit_args)
+  if loop == "epoch":  # (on the device feed: the test accuracy comes from _TestAccuracy)
+    epoch_loop.fit(trainer, stage, **fit_args)
+  else:
+    _fit(workers, model, trainer, stage, data.test, validate=validate, **fit_args)
   signum = checkpoints.stop_requested()
   if signum is not None:
     raise checkpoints.Interrupted(checkpoints.interrupted_message(history.epochs_done, config.epochs, signum), signum)
@@ -554,8 +586,9 @@ def _train(  # noqa: PLR0914, PLR0915, PLR0917 - one run, read top to bottom
     "wall_time_s": time.perf_counter() - start,
     "backend": backend_info.name,
     "devices": list(backend_info.devices),
-    "jit_compile": bool(trainer.jit_compile),
+    "jit_compile": loop == "epoch" or bool(trainer.jit_compile),
     "feed": feed,
+    "loop": loop,
     "steps_per_execution": config.steps_per_execution,
     "device": "GPU" if backend_info.accelerated else "CPU",
     "workers": workers.num_workers,

@@ -1,0 +1,215 @@
+"""The epoch loop: one compiled call per epoch under JAX, in place of Keras's `fit`.
+
+Under JAX, Keras 3's `fit` runs its compiled step from a Python loop: one
+dispatch, one host round trip and one round of callbacks per step (or per
+`steps_per_execution` steps). On a GPU that loop, not the model, sets the
+pace: `fit` on arrays already in memory reached 0.26x (batch 128) and
+0.62x (batch 1024) of the same model trained by a plain-JAX `lax.scan`
+over the epoch (`../shared/ANCHORS.md`, an H200).
+
+`fit` here is that scan with Keras's own step: the trainer's stateless
+`train_step(state, batch)` (the JAX trainer's: `stateless_call`, the
+loss, the optimizer's `stateless_apply`, the metrics), run by one
+`jax.jit`-compiled `jax.lax.scan` over all of an epoch's batches. With a
+device feed (`tfmixup.datasets.device_feed`), a batch is a few index and
+weight arrays: the whole epoch's (`[steps, B]` each, drawn on the host by
+the stage's seed tree) is sent to the device once, and the gathering and
+mixing happen inside the scan, where the images already are.
+
+What `fit` gives is kept, at epoch granularity: the `History`; callbacks
+(`on_epoch_begin`/`on_epoch_end` as `fit` calls them; the batch hooks once
+per epoch, `on_train_batch_begin(0)` and `on_train_batch_end(steps - 1)`,
+as `fit` does with `steps_per_execution` = steps per epoch), so
+checkpoints, TensorBoard, early stopping and `stop_training` work;
+validation after each epoch; `initial_epoch` to resume. The model's
+variables hold the trained values after each epoch (callbacks see them).
+
+  feed = tfmixup.datasets.device_mixup(train, batch_size=128, seed=0, alpha=1.0)
+  trainer = feed.model(model)
+  trainer.compile(optimizer="adam", loss=..., metrics=[...])
+  history = tfmixup.epoch_loop.fit(trainer, feed.dataset, epochs=10)
+
+The batches must have one shape within an epoch except a smaller last one
+(it runs as its own compiled step). On this CPU the loop matches `fit` on
+the same batches to float rounding (`tests/test_epoch_loop.py` states the
+tolerance); `BENCHMARKS.md` has its speed.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+from tfmixup.errors import ConfigError
+
+__all__ = ["fit", "stack_epoch"]
+
+
+def check_backend() -> None:
+  """Raises ConfigError unless Keras runs on JAX (the loop is a `jax.lax.scan`)."""
+  name = keras.backend.backend()
+  if name != "jax":
+    raise ConfigError(f"the epoch loop needs KERAS_BACKEND=jax, not {name!r}; use Keras's fit")
+
+
+def stack_epoch(batches) -> tuple[object | None, object | None, int]:
+  """One epoch's batches stacked along a new leading axis, for the scan.
+
+  Args:
+    batches: an iterable of batches (nested numpy arrays, one epoch), all of
+      one shape except perhaps a smaller last one.
+
+  Returns:
+    `(stacked, last, steps)`: the batches of the first batch's shape as
+    arrays `[S, ...]` (None if there are none), a smaller last batch or
+    None, and the number of batches.
+
+  Raises:
+    ValueError: a batch other than the last has another shape.
+  """
+  tree = keras.tree
+  full, last, steps = [], None, 0
+  for batch in batches:
+    if last is not None:
+      raise ValueError("the epoch loop needs batches of one shape (a smaller last one is allowed)")
+    shapes = [np.shape(leaf) for leaf in tree.flatten(batch)]
+    if full and shapes != [np.shape(leaf) for leaf in tree.flatten(full[0])]:
+      last = batch
+    else:
+      full.append(batch)
+    steps += 1
+  stacked = tree.map_structure(lambda *leaves: np.stack(leaves), *full) if full else None
+  return stacked, last, steps
+
+
+class _Steps:
+  """The trainer's step as compiled functions: a scan over stacked batches, and one batch."""
+
+  def __init__(self, trainer: keras.Model) -> None:
+    import jax  # noqa: PLC0415 - JAX only where the loop runs
+
+    def run_epoch(state, stacked):
+      def body(state, batch):
+        logs, state = trainer.train_step(state, batch)
+        return state, logs
+
+      state, logs = jax.lax.scan(body, state, stacked)
+      return jax.tree_util.tree_map(lambda values: values[-1], logs), state
+
+    def run_one(state, batch):
+      return trainer.train_step(state, batch)
+
+    self.epoch = jax.jit(run_epoch, donate_argnums=0)
+    self.one = jax.jit(run_one, donate_argnums=0)
+
+
+def _state(trainer: keras.Model) -> tuple:
+  return (
+    [v.value for v in trainer.trainable_variables],
+    [v.value for v in trainer.non_trainable_variables],
+    [v.value for v in trainer.optimizer.variables],
+    [v.value for v in trainer.metrics_variables],
+  )
+
+
+def _assign(trainer: keras.Model, state: tuple) -> None:
+  trainable, non_trainable, optimizer, metrics = state
+  groups = (
+    (trainer.trainable_variables, trainable),
+    (trainer.non_trainable_variables, non_trainable),
+    (trainer.optimizer.variables, optimizer),
+    (trainer.metrics_variables, metrics),
+  )
+  for variables, values in groups:
+    for variable, value in zip(variables, values, strict=True):
+      variable.assign(value)
+
+
+def _float_logs(logs: dict) -> dict:
+  return {name: float(np.asarray(value)) for name, value in logs.items()}
+
+
+def fit(  # noqa: PLR0913 - fit's own arguments
+  trainer: keras.Model,
+  dataset,
+  *,
+  epochs: int = 1,
+  initial_epoch: int = 0,
+  callbacks=None,
+  verbose: int | str = "auto",
+  validation_data=None,
+  validation_model: keras.Model | None = None,
+) -> keras.callbacks.History:
+  """Trains `trainer` on `dataset` as `trainer.fit(dataset, ...)` does, one compiled call per epoch.
+
+  Args:
+    trainer: a compiled Keras model (JAX backend). Its `train_step` runs
+      inside the scan (a custom stateless `train_step` works too).
+    dataset: the training batches, iterated once per epoch (a
+      `tf.data.Dataset` or any re-iterable of numpy batches): `(x, y)` with
+      `x` what the trainer takes, e.g. a device feed's `dataset`.
+    epochs: the epoch to train up to (as `fit`'s `epochs`).
+    initial_epoch: the epoch to start at (resuming).
+    callbacks: Keras callbacks (see the module docstring for when each hook runs).
+    verbose: 0 silent, 1 progress bar, 2 one line per epoch, "auto" (1).
+    validation_data: evaluated after each epoch with `validation_model`'s
+      (default: `trainer`'s) `evaluate`; its logs get the prefix "val_".
+    validation_model: a compiled model sharing the trainer's weights that
+      takes `validation_data` (e.g. the image model under a device feed's
+      trainer).
+
+  Returns:
+    The `keras.callbacks.History` (also `trainer.history`).
+
+  Raises:
+    ConfigError: the backend is not JAX, or `trainer` is not compiled.
+    ValueError: the batches of an epoch differ in shape (except a smaller last one).
+  """
+  check_backend()
+  if not getattr(trainer, "compiled", False):
+    raise ConfigError("the epoch loop needs a compiled model: call trainer.compile(...) first")
+  batches = dataset.as_numpy_iterator if hasattr(dataset, "as_numpy_iterator") else lambda: iter(dataset)
+  first = next(iter(batches()), None)
+  if first is None:
+    raise ValueError("the epoch loop got an empty dataset")
+  trainer._symbolic_build(data_batch=first)  # noqa: SLF001 - builds the optimizer and metrics as fit does
+  verbose = 1 if verbose == "auto" else verbose
+  cardinality = int(dataset.cardinality()) if hasattr(dataset, "cardinality") else -1
+  callbacks = keras.callbacks.CallbackList(
+    callbacks,
+    add_history=True,
+    add_progbar=verbose != 0,
+    verbose=verbose,
+    epochs=epochs,
+    steps=cardinality if cardinality > 0 else None,
+    model=trainer,
+  )
+  steps = _Steps(trainer)
+  trainer.stop_training = False
+  logs: dict = {}
+  callbacks.on_train_begin()
+  for epoch in range(initial_epoch, epochs):
+    trainer.reset_metrics()
+    callbacks.on_epoch_begin(epoch)  # before the epoch's batches are drawn (a stage's EpochSync)
+    stacked, last, num_steps = stack_epoch(batches())
+    callbacks.on_train_batch_begin(0)
+    state = _state(trainer)
+    if stacked is not None:
+      step_logs, state = steps.epoch(state, stacked)
+    if last is not None:
+      step_logs, state = steps.one(state, last)
+    _assign(trainer, state)
+    logs = _float_logs(step_logs)
+    callbacks.on_train_batch_end(num_steps - 1, logs)
+    epoch_logs = dict(logs)
+    if validation_data is not None:
+      evaluator = validation_model or trainer
+      val_logs = evaluator.evaluate(validation_data, verbose=0, return_dict=True)
+      epoch_logs.update({f"val_{name}": float(value) for name, value in val_logs.items()})
+    callbacks.on_epoch_end(epoch, epoch_logs)
+    logs = epoch_logs
+    if trainer.stop_training:
+      break
+  trainer.optimizer.finalize_variable_values(trainer.trainable_weights)
+  callbacks.on_train_end(logs)
+  return trainer.history
