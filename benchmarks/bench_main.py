@@ -21,7 +21,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from absl import app, flags  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
+
+from tfmixup import cli, startup  # noqa: E402
 
 _DATA_DIR = flags.DEFINE_string("data_dir", "../shared/mnist", "MNIST IDX directory.")
 _REPEATS = flags.DEFINE_integer("repeats", 9, "Repetitions of each pipeline epoch.", lower_bound=1)
@@ -423,6 +425,7 @@ def main(argv):
     with open(_MARKDOWN.value, "w") as f:
       f.write(markdown(results))
     return
+  startup.import_tensorflow(verbose=startup.wants_tensorflow_logs(logging.get_verbosity()))  # quietly
   from tfmixup import backend, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
 
@@ -456,4 +459,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-  app.run(main)
+  cli.run(main)  # help exits 0

@@ -10,7 +10,7 @@ from unittest import mock
 import tensorflow as tf
 
 from tfmixup import outputs
-from tfmixup.study import grid
+from tfmixup.study import run_shards
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -75,13 +75,13 @@ class RunLockTest(tf.test.TestCase):
 class GridShardTest(tf.test.TestCase):
   def test_shards_partition_the_grid(self):
     configs = list(range(65))
-    shards = [grid.shard(configs, i, 3) for i in range(3)]
-    self.assertCountEqual(sum(shards, []), configs)
-    self.assertEqual([len(s) for s in shards], [22, 22, 21])
-    self.assertEqual(grid.parse_shard("2/3"), (2, 3))
+    parts = [run_shards.shard(configs, i, 3) for i in range(3)]
+    self.assertCountEqual(sum(parts, []), configs)
+    self.assertEqual([len(s) for s in parts], [22, 22, 21])
+    self.assertEqual(run_shards.parse_shard("2/3"), (2, 3))
     for bad in ("3/3", "-1/2", "1", "a/b", "1/0"):
       with self.assertRaisesRegex(ValueError, "shard must be i/n"):
-        grid.parse_shard(bad)
+        run_shards.parse_shard(bad)
 
 
 if __name__ == "__main__":

@@ -8,13 +8,15 @@ text on the command line (`TEXT_FIELDS`): `classes` as `--subset=689`,
 `exclude_pairs` as `--exclude_pairs=69,68`, `method_args` as
 `--method_args=scale_min=0.2,prob=0.5`. `--method` has the shortcuts
 `--mixup` and `--pair_sampling`. A field added to `TrainConfig` is a flag
-with nothing more to write.
+with nothing more to write. `run` is every command's entry point (help
+exits 0).
 """
 
 import dataclasses
+import sys
 from collections.abc import Callable
 
-from absl import flags
+from absl import app, flags
 
 from tfmixup import config as config_lib
 
@@ -91,3 +93,20 @@ def define_flags(flag_values: flags.FlagValues = flags.FLAGS) -> Callable[[], co
     return config_lib.TrainConfig(**values)
 
   return read
+
+
+# absl's help flags; each prints help and exits 1.
+HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
+
+
+def run(main: Callable[[list[str]], None]) -> None:
+  """Runs `main` as an absl app (`app.run`), except that asking for help exits 0 (absl exits 1 after printing it).
+
+  Every command's console-script entry point: `tfmixup-train`, `tfmixup-reproduce`, `tfmixup-science`.
+  """
+  try:
+    app.run(main)
+  except SystemExit as e:
+    if e.code == 1 and any(arg in HELP_FLAGS for arg in sys.argv[1:]):
+      sys.exit(0)
+    raise

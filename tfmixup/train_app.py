@@ -14,7 +14,7 @@ import dataclasses
 import os
 import sys
 
-from absl import app, logging
+from absl import logging
 
 from tfmixup import cli, startup
 from tfmixup import config as config_lib
@@ -63,17 +63,9 @@ def main(argv: list[str]) -> None:
   print(f"Results: {os.path.join(_OUTPUT_DIR.value, 'runs')}")
 
 
-HELP_FLAGS = ("--help", "-help", "-h", "-?", "--helpshort", "--helpfull", "--helpxml")
-
-
 def run() -> None:
   """The console script's entry point. Asking for help exits 0 (absl exits 1 after printing it)."""
-  try:
-    app.run(main)
-  except SystemExit as e:
-    if e.code == 1 and any(arg in HELP_FLAGS for arg in sys.argv[1:]):
-      sys.exit(0)
-    raise
+  cli.run(main)
 
 
 if __name__ == "__main__":

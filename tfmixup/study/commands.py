@@ -1,4 +1,7 @@
-"""What the study's commands (`reproduce.py`, `science_app.py`) share: the start, the shard flag, exits, the report."""
+"""What the study's commands (`reproduce.py`, `science_app.py`) share: the start, the shard flag, exits, the report.
+
+Imports no TensorFlow: the flags are parsed and checked (`check_shard`) before `start` imports it quietly.
+"""
 
 import contextlib
 import os
@@ -9,6 +12,7 @@ from collections.abc import Callable, Iterator
 from absl import flags, logging
 
 from tfmixup import startup
+from tfmixup.study.run_shards import parse_shard
 
 
 def start(argv: list[str]) -> str:
@@ -25,9 +29,10 @@ def start(argv: list[str]) -> str:
 
 
 def check_shard(value: str) -> bool:
-  """An absl flag validator for "i/n" (`grid.parse_shard`); the error names what is expected."""
-  from tfmixup.study.grid import parse_shard  # noqa: PLC0415
+  """An absl flag validator for "i/n" (`run_shards.parse_shard`); the error names what is expected.
 
+  absl runs it while parsing the flags, before `start` imports TensorFlow quietly: it must import none.
+  """
   try:
     parse_shard(value)
   except ValueError as e:

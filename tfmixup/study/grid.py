@@ -7,7 +7,7 @@ epochs, α = 1.0, the three-conv model, full training and test splits; seeds
 back, so an interrupted grid continues where it stopped.
 
 Across processes or machines sharing the output directory: `--shard=i/n`
-gives process i runs i, i+n, i+2n, ... of `spec.configs()` (`shard`), so
+gives process i runs i, i+n, i+2n, ... of `spec.configs()` (`run_shards.shard`), so
 each run is trained exactly once (a per-run lock, `tfmixup.outputs`, stops a
 second process that starts the same run); the process that finds every run
 saved writes the report (`reproduce.py`).
@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from tfmixup import datasets, training
 from tfmixup.config import TrainConfig, subset_name
+from tfmixup.study.run_shards import shard
 
 # Study subsets, then two controls picked by `intrusion.pick_controls`: the
 # triple whose mixtures least resemble its third class (class-mean images),
@@ -59,26 +60,6 @@ def default_spec(base: TrainConfig, seeds: Sequence[int]) -> GridSpec:
   return GridSpec(base=base, seeds=tuple(seeds), cells=cells)
 
 
-def parse_shard(text: str) -> tuple[int, int]:
-  """Parses "i/n" (0 <= i < n) into (i, n).
-
-  Raises:
-    ValueError: anything else; the message says what is expected.
-  """
-  try:
-    index, count = (int(part) for part in text.split("/"))
-  except ValueError:
-    raise ValueError(f"shard must be i/n with integers 0 <= i < n, e.g. 0/2, got {text!r}") from None
-  if not 0 <= index < count:
-    raise ValueError(f"shard must be i/n with 0 <= i < n, got {text!r}")
-  return index, count
-
-
-def shard(configs: Sequence[TrainConfig], index: int, count: int) -> list[TrainConfig]:
-  """Shard `index` of `count`: configs index, index + count, ... (the shards partition `configs`)."""
-  return list(configs[index::count])
-
-
 def missing_runs(spec: GridSpec, output_dir: str) -> list[TrainConfig]:
   """The grid's runs without a saved result and model."""
   return [c for c in spec.configs() if training.saved_result(output_dir, c, with_model=True) is None]
@@ -94,7 +75,7 @@ def run_grid(spec: GridSpec, output_dir: str, log=print, shard_of: tuple[int, in
     spec: the grid.
     output_dir: where runs, models and TensorBoard logs go.
     log: progress sink, one line per run.
-    shard_of: (i, n): train only shard i of n (`shard`).
+    shard_of: (i, n): train only shard i of n (`run_shards.shard`).
 
   Returns:
     One result dict per run of the shard, in `spec.configs()` order.

@@ -17,9 +17,11 @@ one that finds every run saved writes the report.
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
+from tfmixup import cli
 from tfmixup.study import commands
+from tfmixup.study.run_shards import parse_shard
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the MNIST IDX files (None: TFDS).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "results", "Where runs, models and reports go.")
@@ -46,7 +48,7 @@ def main(argv: list[str]) -> None:
   spec = grid.default_spec(base, range(_SEEDS.value))
   output_dir = _OUTPUT_DIR.value
   start = time.perf_counter()
-  shard = grid.parse_shard(_SHARD.value)
+  shard = parse_shard(_SHARD.value)
   with commands.one_line_errors(program):
     training.prepare_output_dir(output_dir)
     if not _SKIP_TRAINING.value:
@@ -63,8 +65,8 @@ def main(argv: list[str]) -> None:
 
 
 def run() -> None:
-  """The console script's entry point."""
-  app.run(main)
+  """The console script's entry point. Asking for help exits 0 (absl exits 1 after printing it)."""
+  cli.run(main)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import numpy as np
 from tfmixup import outputs, training
 from tfmixup.config import TrainConfig
 from tfmixup.datasets import ImageArrays
-from tfmixup.study import grid, judges, paper, regimes
+from tfmixup.study import judges, paper, regimes, run_shards
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
 
 SWAP_TARGET = round(paper.test_accuracy("erm", "689"), 2)  # the study's ERM test accuracy on {6, 8, 9}, to the percent
@@ -258,7 +258,7 @@ class _Runner:
 
   def run_all(self, jobs: Sequence[Job], shard: tuple[int, int]) -> None:
     """This shard's jobs, then any of `jobs` still missing (waiting for those other processes hold)."""
-    for job in grid.shard(jobs, *shard):
+    for job in run_shards.shard(jobs, *shard):
       try:
         self.run(job)
       except outputs.RunLockedError:

@@ -15,9 +15,11 @@ import os
 import sys
 import time
 
-from absl import app, flags
+from absl import flags
 
+from tfmixup import cli
 from tfmixup.study import commands
+from tfmixup.study.run_shards import parse_shard
 
 _DATA_DIR = flags.DEFINE_string("data_dir", None, "Directory with the MNIST IDX files (None: TFDS).")
 _OUTPUT_DIR = flags.DEFINE_string("output_dir", "results/science", "Where runs, models and the report go.")
@@ -41,10 +43,10 @@ def main(argv: list[str]) -> None:
   from tfmixup import checkpoints, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
   from tfmixup.study import confirm, science, science_report  # noqa: PLC0415
-  from tfmixup.study.grid import parse_shard  # noqa: PLC0415
   from tfmixup.study.regimes import PRESETS  # noqa: PLC0415
 
   preset = PRESETS[_PRESET.value]
+  shard = parse_shard(_SHARD.value)
   base = TrainConfig(data_dir=_DATA_DIR.value)
   root = _OUTPUT_DIR.value
   start = time.perf_counter()
@@ -56,18 +58,18 @@ def main(argv: list[str]) -> None:
     else:
       with checkpoints.stop_on_signals():  # SIGINT/SIGTERM: stop after this step, state saved
         if _ROUND.value == "confirm":
-          confirm.run_confirm(confirm.round_for(preset.name), base, root, shard=parse_shard(_SHARD.value))
+          confirm.run_confirm(confirm.round_for(preset.name), base, root, shard=shard)
           chosen = science.choices(preset, base, root)
         else:
-          chosen = science.run_science(preset, base, root, shard=parse_shard(_SHARD.value))
+          chosen = science.run_science(preset, base, root, shard=shard)
     commands.write_report_once(
       root, lambda: science_report.write_all(preset, base, root, chosen, command=command), started=start, what="report"
     )
 
 
 def run() -> None:
-  """The console script's entry point."""
-  app.run(main)
+  """The console script's entry point. Asking for help exits 0 (absl exits 1 after printing it)."""
+  cli.run(main)
 
 
 if __name__ == "__main__":
