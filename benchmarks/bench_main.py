@@ -39,6 +39,10 @@ _FEED_BATCH_SIZES = flags.DEFINE_list("feed_batch_sizes", ["128", "1024"], "feed
 _FEED_ROUNDS = flags.DEFINE_integer("feed_rounds", 3, "feeds: timed epochs per feed (after a warm-up).", lower_bound=1)
 _FEED_TRAIN_SIZE = flags.DEFINE_integer("feed_train_size", None, "feeds: first N training images (default all).")
 _STEPS_PER_EXECUTION = flags.DEFINE_integer("steps_per_execution", 1, "feeds: steps per compiled call.", lower_bound=1)
+_FEED_MODEL = flags.DEFINE_enum(
+  "feed_model", "conv", ["conv", "mlp"], "feeds: the three-conv model, or the small MLP (per-step overhead shows)."
+)
+_FEED_NAMES = flags.DEFINE_list("feed_names", None, "feeds: only these feeds (default all; see benchmarks/feeds.py).")
 _WITH_DATASET_INPUT = flags.DEFINE_bool(
   "with_dataset_input", False, "Also time tfmixup mixup on a tf.data.Dataset input (~10 s an epoch on 2 cores)."
 )
@@ -169,14 +173,27 @@ def bench_feeds(train):
     "steps_per_execution": _STEPS_PER_EXECUTION.value,
     "train_size": len(train),
     "rounds": _FEED_ROUNDS.value,
-    "descriptions": feeds.FEEDS,
+    "model": _FEED_MODEL.value,
+    "descriptions": {},
     "batches": {},
   }
+  unknown = set(_FEED_NAMES.value or ()) - set(feeds.FEEDS)
+  if unknown:
+    raise app.UsageError(f"unknown --feed_names: {sorted(unknown)}; known: {list(feeds.FEEDS)}")
   for batch_size in (int(b) for b in _FEED_BATCH_SIZES.value):
-    t = feeds.measure(train, batch_size, _FEED_ROUNDS.value, _STEPS_PER_EXECUTION.value)
+    t = feeds.measure(
+      train,
+      batch_size,
+      _FEED_ROUNDS.value,
+      _STEPS_PER_EXECUTION.value,
+      model_name=_FEED_MODEL.value,
+      names=_FEED_NAMES.value,
+    )
+    out["descriptions"] = {name: feeds.FEEDS[name] for name in t["rates"]}
     out["batches"][str(batch_size)] = {
       "images_per_s": {name: _summary(v) for name, v in t["rates"].items()},
       "vs_ceiling": {name: _summary(v) for name, v in t["ratios"].items()},
+      "loop_vs_reference_summary": _summary(t["loop_vs_reference"]) if t["loop_vs_reference"] else None,
       **t,
     }
   return out
@@ -286,12 +303,15 @@ def memory_section(mem, meta):
 
 
 def feeds_section(f, meta):
+  model = {"conv": "The three-conv model", "mlp": "The small MLP (Flatten, Dense(128, relu), Dense(K))"}[
+    f.get("model", "conv")
+  ]
   lines = [
-    f"## 4. Training throughput by feed, Keras on {f['backend']} (issue 9)",
+    f"## 4. Training throughput by feed, Keras on {f['backend']}, {f.get('model', 'conv')} model (issues 9, 21)",
     "",
     _meta_line(meta)
     + f" Backend {f['backend']} on {', '.join(f['devices'])}; jit_compile {str(f['jit_compile']).lower()},"
-    f" steps_per_execution {f['steps_per_execution']}. The three-conv model trained on the first"
+    f" steps_per_execution {f['steps_per_execution']}. {model} trained on the first"
     f" {f['train_size']:,} MNIST training images, one model per feed from the same initial weights; one untimed"
     f" epoch each, then {f['rounds']} rounds of one epoch of every feed (order rotated per round); ratio to (a)"
     " within the round. Images/s and ratio: median (min-max) over rounds.",
@@ -306,13 +326,22 @@ def feeds_section(f, meta):
       "",
     ]
   sizes = list(f["batches"])
+  loop_rows = [(b, f["batches"][b].get("loop_vs_reference_summary")) for b in sizes]
+  if any(summary for _, summary in loop_rows):
+    lines += [
+      "The epoch loop against the plain-JAX reference (g / r within each round, the number issue 21 asks for): "
+      + "; ".join(f"batch {b}: {_range(summary, '.2f')}" for b, summary in loop_rows if summary)
+      + ".",
+      "",
+    ]
   lines.append("| feed | " + " | ".join(f"batch {b}: images/s | ratio to (a)" for b in sizes) + " |")
   lines.append("|---|" + "---|---|" * len(sizes))
   for name, description in f["descriptions"].items():
     cells = []
     for b in sizes:
       r = f["batches"][b]
-      cells.append(f"{_range(r['images_per_s'][name], ',.0f')} | {_range(r['vs_ceiling'][name], '.2f')}")
+      ratio = r["vs_ceiling"].get(name)
+      cells.append(f"{_range(r['images_per_s'][name], ',.0f')} | {_range(ratio, '.2f') if ratio else '-'}")
     lines.append(f"| {name}: {description} | " + " | ".join(cells) + " |")
   return [*lines, ""]
 
@@ -449,7 +478,8 @@ def main(argv):
     results["memory"] = {"meta": meta, "results": bench_memory()}
   if "feeds" in _PARTS.value:
     measured = bench_feeds(data.train)
-    results[f"feeds_{measured['backend']}"] = {"meta": meta, **measured}
+    suffix = "" if _FEED_MODEL.value == "conv" else f"_{_FEED_MODEL.value}"
+    results[f"feeds_{measured['backend']}{suffix}"] = {"meta": meta, **measured}
   with open(_OUTPUT.value, "w") as f:
     json.dump(results, f, indent=1)
   report = markdown(results)

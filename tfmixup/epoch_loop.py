@@ -103,6 +103,15 @@ class _Steps:
     self.one = jax.jit(run_one, donate_argnums=0)
 
 
+def _steps(trainer: keras.Model) -> _Steps:
+  """The trainer's compiled steps, made once per compiled optimizer (a later `fit` call reuses them)."""
+  cached = trainer.__dict__.get("_tfmixup_epoch_steps")
+  if cached is None or cached[0] is not trainer.optimizer:
+    cached = (trainer.optimizer, _Steps(trainer))
+    object.__setattr__(trainer, "_tfmixup_epoch_steps", cached)  # (not a tracked attribute of the model)
+  return cached[1]
+
+
 def _state(trainer: keras.Model) -> tuple:
   return (
     [v.value for v in trainer.trainable_variables],
@@ -184,7 +193,7 @@ def fit(  # noqa: PLR0913 - fit's own arguments
     steps=cardinality if cardinality > 0 else None,
     model=trainer,
   )
-  steps = _Steps(trainer)
+  steps = _steps(trainer)
   trainer.stop_training = False
   logs: dict = {}
   callbacks.on_train_begin()
@@ -204,7 +213,8 @@ def fit(  # noqa: PLR0913 - fit's own arguments
     epoch_logs = dict(logs)
     if validation_data is not None:
       evaluator = validation_model or trainer
-      val_logs = evaluator.evaluate(validation_data, verbose=0, return_dict=True)
+      x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(validation_data)
+      val_logs = evaluator.evaluate(x, y, sample_weight=sample_weight, verbose=0, return_dict=True)
       epoch_logs.update({f"val_{name}": float(value) for name, value in val_logs.items()})
     callbacks.on_epoch_end(epoch, epoch_logs)
     logs = epoch_logs

@@ -17,6 +17,7 @@ PAGES = {
   "tfmixup.methods": "api/methods/index.html",
   "tfmixup.model": "api/model/index.html",
   "tfmixup.training": "api/training/index.html",
+  "tfmixup.epoch_loop": "api/epoch_loop/index.html",
 }
 
 
