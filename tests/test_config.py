@@ -48,7 +48,7 @@ class ConfigTest(tf.test.TestCase, parameterized.TestCase):
     ("lr", dict(learning_rate=0.0), "learning_rate must be finite"),
     ("jit", dict(jit_compile="maybe"), "jit_compile must be one of"),
     ("feed", dict(feed="gpu"), r"feed must be one of \('auto', 'host', 'device'\)"),
-    ("feed_cutmix", dict(method="cutmix", feed="device"), "method 'cutmix' has no device feed; use feed 'host'"),
+    ("feed_resizemix", dict(method="resizemix", feed="device"), "method 'resizemix' has no device feed; use feed"),
     ("steps", dict(steps_per_execution=0), "steps_per_execution must be a positive integer"),
     ("steps_float", dict(steps_per_execution=2.0), "steps_per_execution must be a positive integer"),
     ("classes", dict(classes=(6, 6)), "two or more distinct"),

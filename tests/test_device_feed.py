@@ -13,11 +13,17 @@ import tensorflow as tf
 from absl.testing import parameterized
 
 from tfmixup import datasets
-from tfmixup.datasets import mixers, pipeline
+from tfmixup.datasets import mixing, pipeline
+from tfmixup.methods.mixer import Mixer
+from tfmixup.methods.resizemix import ResizeMix
 
 # The device computes x/255 and w·x_a + (1-w)·x_b in the stage's order; XLA
-# may turn a division by a constant into a product (1 ulp of 1.0).
+# (and TensorFlow's graph optimizer) may turn a division by a constant into a
+# product (1 ulp of 1.0); Mixup-or-CutMix's mix of two divided images: up to
+# 2 ulps below 1 (1.8e-7 measured). CutMix's pixels are a selection: exactly
+# the stage's where the scale is exact (CutMixExactlyTest).
 ATOL = 2e-7
+CUTMIX, MIXUP_CUTMIX = (datasets.cutmix, datasets.device_cutmix), (datasets.mixup_cutmix, datasets.device_mixup_cutmix)
 
 
 def uint8_data(size=1000, seed=0, shape=(28, 28, 1)):
@@ -40,6 +46,17 @@ class SameBatchesTest(tf.test.TestCase, parameterized.TestCase):
     ("mixup_drop_remainder", datasets.mixup, datasets.device_mixup, dict(drop_remainder=True)),
     ("pair_sampling", datasets.pair_sampling, datasets.device_pair_sampling, dict(prob=0.7)),
     ("no_mixing", datasets.batches, datasets.device_batches, dict(label_smoothing=0.2)),
+    ("cutmix", *CUTMIX, dict(alpha=1.0)),
+    ("cutmix_prob_smoothing", *CUTMIX, dict(alpha=0.5, prob=0.5, label_smoothing=0.1)),
+    ("cutmix_schedule", *CUTMIX, dict(schedule=datasets.Schedule(start=1, on=1, off=1))),
+    ("cutmix_resumed_drop_remainder", *CUTMIX, dict(alpha=2.0, initial_epoch=3, drop_remainder=True)),
+    ("mixup_cutmix", *MIXUP_CUTMIX, dict(switch_prob=0.5)),
+    (
+      "mixup_cutmix_prob_smoothing",
+      *MIXUP_CUTMIX,
+      dict(mixup_alpha=0.4, cutmix_alpha=2.0, switch_prob=0.5, prob=0.7, label_smoothing=0.1),
+    ),
+    ("mixup_cutmix_schedule", *MIXUP_CUTMIX, dict(schedule=datasets.Schedule(start=1, on=1, off=1))),
   )
   def test_equals_the_stage(self, stage, device, options):
     data = uint8_data()
@@ -68,12 +85,87 @@ class SameBatchesTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(inputs["weight_a"].shape, (128,))
     self.assertEqual(labels.shape, (128, 10))
 
+  def test_only_indices_boxes_and_weights_are_fed(self):
+    for device, names in ((datasets.device_cutmix, []), (datasets.device_mixup_cutmix, ["weight_a"])):
+      inputs, labels = next(iter(device(uint8_data(), batch_size=128, seed=0, num_classes=10).dataset))
+      self.assertEqual(sorted(inputs), ["boxes", "index_a", "index_b", *names])
+      self.assertEqual((inputs["boxes"].dtype, inputs["boxes"].shape), (tf.int32, (128, 4)))
+      self.assertEqual(labels.shape, (128, 10))
 
-class TrainingTest(tf.test.TestCase):
-  def test_fit_trains_the_model_on_the_stage_batches(self):
+
+class CutMixExactlyTest(tf.test.TestCase, parameterized.TestCase):
+  """CutMix on the device is a selection of pixels: the stage's images exactly, where the scale is exact.
+
+  Float images have no scale: exact under every backend. uint8 images are
+  divided by 255 as the stage divides them: exact under TensorFlow run
+  eagerly (`batches`); XLA (JAX) multiplies by 1/255 instead (1 ulp: the
+  ATOL of SameBatchesTest), as does TensorFlow's graph optimizer in a
+  compiled step.
+  """
+
+  @parameterized.named_parameters(("float32", np.float32), ("uint8", np.uint8))
+  def test_equals_the_stage_exactly(self, dtype):
+    if dtype == np.uint8 and keras.backend.backend() != "tensorflow":
+      self.skipTest("XLA divides by 255 as a product by 1/255: 1 ulp, SameBatchesTest's tolerance")
+    images, labels = uint8_data(500, seed=2, shape=(12, 10, 2))
+    data = (images.astype(dtype), labels)
+    stage = datasets.cutmix(data, batch_size=64, seed=9, num_classes=10, alpha=0.7, prob=0.8)
+    host = host_batches(stage, epochs=2)
+    fed = list(datasets.device_cutmix(data, batch_size=64, seed=9, num_classes=10, alpha=0.7, prob=0.8).batches(2))
+    self.assertLen(fed, len(host))
+    for (x_host, y_host), (x_dev, y_dev) in zip(host, fed, strict=True):
+      self.assertAllEqual(x_dev, x_host)
+      self.assertAllEqual(y_dev, y_host)
+
+
+class BoxMaskTest(tf.test.TestCase):
+  """The device builds each mask from its box: the partner's pixels exactly on the box's rows and columns."""
+
+  # An all-0 image and an all-255 one: the device's image of (0, 1, box) is 1 exactly inside the box.
+  IMAGES = np.stack([np.zeros((7, 5, 2), np.uint8), np.full((7, 5, 2), 255, np.uint8)])
+
+  def boxes(self):
+    edge_cases = [[0, 0, 0, 0], [0, 0, 7, 5], [2, 1, 5, 4], [6, 4, 7, 5], [3, 0, 4, 5], [0, 2, 7, 3], [5, 3, 5, 4]]
+    lam = tf.random.stateless_uniform([64], [1, 2])
+    drawn = datasets.sample_boxes(lam, 7, 5, tf.constant([3, 4], tf.int64)).numpy()
+    return np.concatenate([np.array(edge_cases, np.int32), drawn])
+
+  def box_pictures(self, boxes, outside=0.0):
+    want = np.full((len(boxes), 7, 5, 2), outside, np.float32)
+    for i, (top, left, bottom, right) in enumerate(boxes):
+      want[i, top:bottom, left:right] = 1.0
+    return want
+
+  def device_images(self, mixing_inputs, boxes, **inputs):
+    layer = datasets.ResidentImages(self.IMAGES, mixing_inputs=mixing_inputs)
+    size = len(boxes)
+    inputs.update(index_a=np.zeros(size, np.int32), index_b=np.ones(size, np.int32), boxes=boxes)
+    return keras.ops.convert_to_numpy(layer({k: keras.ops.convert_to_tensor(v) for k, v in inputs.items()}))
+
+  def test_cutmix_takes_the_partner_exactly_inside_the_box(self):
+    boxes = self.boxes()
+    self.assertAllEqual(self.device_images(("boxes",), boxes), self.box_pictures(boxes))
+    self.assertAllEqual(mixing.box_masks(boxes, 7, 5)[..., 0], self.box_pictures(boxes)[..., 0] == 1.0)
+
+  def test_mixup_cutmix_mixes_outside_the_box(self):
+    boxes = self.boxes()
+    weights = np.full(len(boxes), 0.25, np.float32)  # outside: 0.25·0 + 0.75·1
+    got = self.device_images(("weight_a", "boxes"), boxes, weight_a=weights)
+    self.assertAllEqual(got, self.box_pictures(boxes, outside=0.75))
+
+
+class TrainingTest(tf.test.TestCase, parameterized.TestCase):
+  @parameterized.named_parameters(
+    ("mixup", datasets.mixup, datasets.device_mixup, 0),
+    ("cutmix", *CUTMIX, 1e-6),
+    ("mixup_cutmix", *MIXUP_CUTMIX, 1e-6),
+  )
+  def test_fit_trains_the_model_on_the_stage_batches(self, stage, device, tensorflow_tolerance):
     # Two models from the same initial weights, one fitted on the stage and
-    # one on the device feed: same losses (exactly on the TensorFlow backend
-    # on a CPU, where both compute the same float ops; to 1e-4 elsewhere).
+    # one on the device feed: same losses (Mixup's exactly on the TensorFlow
+    # backend on a CPU, where both compute the same float ops; the box
+    # stages divide by 255, which the compiled step computes as a product by
+    # 1/255, 1 ulp: to 1e-6; to 1e-4 elsewhere).
     data = uint8_data(512, shape=(8, 8, 1))
 
     def model():
@@ -85,13 +177,13 @@ class TrainingTest(tf.test.TestCase):
 
     host_model = model()
     compile_(host_model)
-    host = host_model.fit(datasets.mixup(data, batch_size=64, seed=2, num_classes=10), epochs=3, verbose=0)
+    host = host_model.fit(stage(data, batch_size=64, seed=2, num_classes=10), epochs=3, verbose=0)
     device_model = model()
-    feed = datasets.device_mixup(data, batch_size=64, seed=2, num_classes=10)
+    feed = device(data, batch_size=64, seed=2, num_classes=10)
     trainer = feed.model(device_model)
     compile_(trainer)
     fed = trainer.fit(feed.dataset, epochs=3, verbose=0)
-    tolerance = 0 if keras.backend.backend() == "tensorflow" else 1e-4
+    tolerance = tensorflow_tolerance if keras.backend.backend() == "tensorflow" else 1e-4
     self.assertAllClose(fed.history["loss"], host.history["loss"], atol=tolerance, rtol=tolerance)
     self.assertAllClose(device_model.get_weights()[0], host_model.get_weights()[0], atol=max(tolerance, 1e-6))
     self.assertNotAllClose(host.history["loss"][0], host.history["loss"][-1])  # it did train
@@ -108,10 +200,11 @@ class TrainingTest(tf.test.TestCase):
       trainer.load_weights(path)
     self.assertAllEqual(keras.ops.convert_to_numpy(feed.layer.images), images)
 
-  def test_config_leaves_the_data_out(self):
+  @parameterized.named_parameters(("mixup", datasets.device_mixup), ("mixup_cutmix", datasets.device_mixup_cutmix))
+  def test_config_leaves_the_data_out(self, device):
     # Keras's TensorBoard callback writes the trainer's JSON (it warned, and wrote none, before).
     images, labels = uint8_data(4000, shape=(32, 32, 3))
-    feed = datasets.device_mixup((images, labels), batch_size=64, seed=0, num_classes=10)
+    feed = device((images, labels), batch_size=64, seed=0, num_classes=10)
     model = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Flatten(), keras.layers.Dense(10)])
     text = feed.model(model).to_json()
     self.assertLess(len(text), 20_000)
@@ -127,10 +220,22 @@ class ErrorsTest(tf.test.TestCase):
     with self.assertRaisesRegex(datasets.DataError, "the device feed needs in-memory arrays"):
       datasets.device_mixup(ds, batch_size=2, seed=0, num_classes=10)
 
-  def test_cutmix_has_no_device_feed(self):
+  def test_resizemix_has_no_device_feed(self):
     options = pipeline.checked_options(2, 0, {})
-    with self.assertRaisesRegex(datasets.DataError, "CutMix has no device feed"):
-      pipeline.index_feed(uint8_data(10), mixers.CutMix(), options)
+    with self.assertRaisesRegex(datasets.DataError, "^ResizeMix has no device feed: its images are neither"):
+      pipeline.index_feed(uint8_data(10), ResizeMix(), options)
+
+  def test_an_unknown_device_input_is_refused(self):
+    class Masked(Mixer):
+      @classmethod
+      def device_inputs(cls):
+        return ("mask",)
+
+    options = pipeline.checked_options(2, 0, {})
+    with self.assertRaisesRegex(datasets.DataError, r"^Masked.device_inputs\(\) names mask; a device feed takes"):
+      pipeline.index_feed(uint8_data(10), Masked(), options)
+    with self.assertRaisesRegex(ValueError, "mixing_inputs are some of weight_a, boxes"):
+      datasets.ResidentImages(uint8_data(2)[0], mixing_inputs=("mask",))
 
   def test_plain_batches_need_a_seed(self):
     with self.assertRaisesRegex(datasets.DataError, "device_batches needs a seed"):
@@ -139,5 +244,7 @@ class ErrorsTest(tf.test.TestCase):
   def test_bad_options_as_the_stages(self):
     with self.assertRaisesRegex(datasets.DataError, "alpha must be finite and > 0"):
       datasets.device_mixup(uint8_data(10), batch_size=2, seed=0, alpha=0.0, num_classes=10)
+    with self.assertRaisesRegex(datasets.DataError, "switch_prob must be a probability"):
+      datasets.device_mixup_cutmix(uint8_data(10), batch_size=2, seed=0, switch_prob=2.0, num_classes=10)
     with self.assertRaisesRegex(TypeError, "unknown stage option"):
       datasets.device_mixup(uint8_data(10), batch_size=2, seed=0, shuffle=True)

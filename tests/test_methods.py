@@ -34,6 +34,15 @@ class RegistryTest(tf.test.TestCase):
     self.assertAllEqual(got[0], want[0])
     self.assertAllEqual(got[1], want[1])
 
+  def test_which_methods_have_a_device_feed(self):
+    # Declared by the mixer (`Mixer.device_inputs`), read without TensorFlow.
+    with_feed = {name for name in methods.names() if methods.get(name).has_device_feed}
+    self.assertContainsSubset(["erm", "mixup", "pair_sampling", "cutmix", "mixup_cutmix"], with_feed)
+    self.assertNoCommonElements(["resizemix", "manifold_mixup", "adamixup"], with_feed)
+    self.assertEqual(methods.get("cutmix").mixer.device_inputs(), ("boxes",))
+    self.assertEqual(methods.get("mixup_cutmix").mixer.device_inputs(), ("weight_a", "boxes"))
+    self.assertEqual(TrainConfig(method="cutmix", feed="device").feed, "device")
+
   def test_the_remedies_for_intrusion(self):
     self.assertContainsSubset(["manifold_mixup", "adamixup", "mixup_clean_half"], methods.names())
     for name in ("manifold_mixup", "adamixup"):

@@ -262,6 +262,8 @@ class EmptyImagesTest(tf.test.TestCase, parameterized.TestCase):
     "adamixup_batches": datasets.adamixup_batches,
     "mixup_clean_half": datasets.mixup_clean_half,
     "device_mixup": datasets.device_mixup,
+    "device_cutmix": datasets.device_cutmix,
+    "device_mixup_cutmix": datasets.device_mixup_cutmix,
     "device_pair_sampling": datasets.device_pair_sampling,
     "device_batches": datasets.device_batches,
     "filtered": lambda data, **o: filtering.intrusion_filtered_mixup(

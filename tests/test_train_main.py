@@ -66,7 +66,7 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     ("schedule_without_mixing", ["--off_last=1"], "need a mixing method, not 'erm'"),
     ("negative_mix_start", ["--mix_start=-1"], "mix_start must be an integer >= 0, got -1"),
     ("bad_feed", ["--feed=gpu"], "--feed=gpu: value should be one of <auto|host|device>"),
-    ("cutmix_device_feed", ["--method=cutmix", "--feed=device"], "method 'cutmix' has no device feed"),
+    ("resizemix_device_feed", ["--method=resizemix", "--feed=device"], "method 'resizemix' has no device feed"),
     ("zero_steps", ["--steps_per_execution=0"], "steps_per_execution must be a positive integer, got 0"),
     ("negative_seed", ["--seed=-1"], r"seed must be an integer in \[0, 2\*\*32 - 1\]"),
     ("seeds_past_the_range", [*QUICK, "--seed=4294967295", "--runs=2"], r"got 4294967296$"),

@@ -282,8 +282,38 @@ MUTANTS = {
     [
       (
         PIPELINE,
-        "mixer.weights_and_labels(y_a, label_rows(index_b), drawn)",
-        "mixer.weights_and_labels(y_a, y_a, drawn)",
+        "mixer.device_batch(y_a, label_rows(index_b), drawn, image_shape)",
+        "mixer.device_batch(y_a, y_a, drawn, image_shape)",
+      )
+    ],
+  ),
+  "device_cutmix_mask_inverted": (
+    "device CutMix: the first image's pixels inside the box, the partner's outside (mask and 1 - mask swapped)",
+    [
+      (
+        DEVICE,
+        "return self._to_float(ops.where(inside, stored_b, stored_a))",
+        "return self._to_float(ops.where(inside, stored_a, stored_b))",
+      )
+    ],
+  ),
+  "device_cutmix_box_shifted": (
+    "device CutMix: the mask one row below the box the labels were weighed by",
+    [
+      (
+        DEVICE,
+        "in_rows = ops.logical_and(rows >= boxes[:, 0:1], rows < boxes[:, 2:3])",
+        "in_rows = ops.logical_and(rows >= boxes[:, 0:1] + 1, rows < boxes[:, 2:3] + 1)",
+      )
+    ],
+  ),
+  "device_cutmix_unscaled": (
+    "device CutMix: uint8 pixels selected but not scaled by 1/255",
+    [
+      (
+        DEVICE,
+        "return self._to_float(ops.where(inside, stored_b, stored_a))",
+        'return ops.cast(ops.where(inside, stored_b, stored_a), "float32")',
       )
     ],
   ),
@@ -522,6 +552,7 @@ MUTANT_TESTS = {
   "resizemix_cropped_not_resized": ["tests/test_resizemix.py"],
   "resizemix_one_scale_per_batch": ["tests/test_resizemix.py::DrawTest"],
   "resizemix_box_at_the_corner": ["tests/test_resizemix.py::DrawTest"],
+  **{name: ["tests/test_device_feed.py"] for name in MUTANTS if name.startswith("device_cutmix_")},
 }
 
 DEFAULT_TESTS = [

@@ -9,8 +9,8 @@ The public names, by what they are for:
   evaluation).
 - `manifold_pairs`, `adamixup_batches`, `mixup_clean_half`: the stages of the remedies for intrusion
   (the models mix).
-- `device_mixup`, `device_pair_sampling`, `device_batches`, `DeviceFeed`, `ResidentImages`: the same
-  batches mixed on the accelerator, the data resident on the device.
+- `device_mixup`, `device_cutmix`, `device_mixup_cutmix`, `device_pair_sampling`, `device_batches`,
+  `DeviceFeed`, `ResidentImages`: the same batches mixed on the accelerator, the data resident on the device.
 - `Schedule`: the epochs a stage mixes in; `epoch_counter`: a stage's epoch counter (for resuming).
 - `mix_batches`, `cut_batches`, `mix_or_cut_batches`, `pair_batches`, `smooth_labels`: the pure
   arithmetic; `sample_beta`, `sample_boxes`: stateless draws; `check_alpha`: the check of a Beta
@@ -29,7 +29,9 @@ from tfmixup.datasets.device_feed import (
   DeviceFeed,
   ResidentImages,
   device_batches,
+  device_cutmix,
   device_mixup,
+  device_mixup_cutmix,
   device_pair_sampling,
 )
 from tfmixup.datasets.draws import sample_beta, sample_boxes
@@ -56,7 +58,9 @@ __all__ = [
   "cut_batches",
   "cutmix",
   "device_batches",
+  "device_cutmix",
   "device_mixup",
+  "device_mixup_cutmix",
   "device_pair_sampling",
   "epoch_counter",
   "load",

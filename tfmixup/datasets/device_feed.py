@@ -7,20 +7,24 @@ already in memory). The device feed splits a stage in two:
 
 * host (`pipeline.index_feed`, tf.data): the stage's own epochs,
   permutations and draws, exactly as the in-memory stage makes them, but
-  each batch carries only the indices of its examples and partners and the
-  mixing weights, `int32 [B]` twice and `float32 [B]`, with the mixed
-  labels `[B, K]`; a few KB per batch instead of the images;
+  each batch carries only the indices of its examples and partners, `int32
+  [B]` twice, and what mixes them: the weights `float32 [B]` (Mixup, pair
+  sampling), the CutMix boxes `int32 [B, 4]`, or both (Mixup or CutMix),
+  with the mixed labels `[B, K]`; a few KB per batch instead of the images;
 * device (`ResidentImages`, a Keras layer): the stored images (uint8 for
   MNIST: 47 MB) as a non-trainable variable, and per batch, inside the
-  compiled step, gather both sets of examples, scale and mix, in
-  `keras.ops`, so under any Keras backend (JAX, TensorFlow, PyTorch).
+  compiled step, gather both sets of examples, build the boxes' masks
+  (comparisons of row and column numbers against the box edges), scale
+  and mix, in `keras.ops`, so under any Keras backend (JAX, TensorFlow,
+  PyTorch).
 
-The batches are the in-memory stage's batches: same pairs, same λ, same
-labels (tested against the stage, to float rounding), so the device feed
-has the stage's guarantees: partners from the whole dataset, new and
-independent every epoch, per-sample λ ~ Beta(α, α), seeded, resumable with
-`initial_epoch`. λ is drawn on the host once per epoch, as the stages draw
-it: drawing it inside each step cost 35-60% on a GPU (`ANCHORS.md`).
+The batches are the in-memory stage's batches: same pairs, same λ and
+boxes, same labels (tested against the stage: labels exactly, images to
+float rounding, CutMix's exactly), so the device feed has the stage's
+guarantees: partners from the whole dataset, new and independent every
+epoch, per-sample draws, seeded, resumable with `initial_epoch`. λ and the
+boxes are drawn on the host once per epoch, as the stages draw them:
+drawing λ inside each step cost 35-60% on a GPU (`ANCHORS.md`).
 
   feed = tfmixup.datasets.device_mixup(train, batch_size=128, seed=0, alpha=1.0)
   trainer = feed.model(model)          # indices in, the model's outputs out
@@ -28,9 +32,10 @@ it: drawing it inside each step cost 35-60% on a GPU (`ANCHORS.md`).
   trainer.fit(feed.dataset, epochs=10)
   model.evaluate(...)                  # the model itself sees plain images
 
-Mixers whose images are a per-sample weighted sum have a device feed (Mixup,
-pair sampling, and no mixing); CutMix does not yet. Data that does not fit
-on the device should use the `tf.data` stages.
+Every mixer that declares `Mixer.device_inputs` has a device feed (`feed`):
+Mixup, pair sampling, CutMix, Mixup or CutMix, and no mixing; ResizeMix
+(a resized partner) has none. Data that does not fit on the device should
+use the `tf.data` stages.
 """
 
 import dataclasses
@@ -41,16 +46,19 @@ import tensorflow as tf
 
 from tfmixup.datasets import pipeline
 from tfmixup.errors import DataError
+from tfmixup.methods.cutmix import CutMix
 from tfmixup.methods.mixer import Mixer
 from tfmixup.methods.mixup import Mixup
+from tfmixup.methods.mixup_cutmix import MixupOrCutMix
 from tfmixup.methods.pair_sampling import PairSampling
 
-INPUT_NAMES = ("index_a", "index_b", "weight_a")
+# Every input a device feed's batches may carry; each feed carries the indices and its mixer's `device_inputs`.
+INPUT_NAMES = ("index_a", "index_b", *pipeline.DEVICE_INPUTS)
 
 
 @keras.saving.register_keras_serializable(package="tfmixup")
 class ResidentImages(keras.layers.Layer):
-  """Holds a dataset's images on the device; maps a batch of indices and weights to mixed images.
+  """Holds a dataset's images on the device; maps a batch of indices, weights and boxes to mixed images.
 
   The images are a non-trainable variable of their stored dtype (uint8 is
   scaled by 1/255, as the stages scale it). They are left out of the
@@ -60,16 +68,26 @@ class ResidentImages(keras.layers.Layer):
 
   Args:
     images: `[N, H, W, C]` uint8 or float.
-    mixes: False when every weight is 1 (no mixing): only the first
-      examples are gathered.
+    mixes: False when no example is mixed: only the first examples are
+      gathered.
+    mixing_inputs: the inputs that mix, of `"weight_a"` (w `[B]`) and
+      `"boxes"` (`[B, 4]`), as the mixer's `device_inputs()`; each image
+      is x = box ? x_b : w·x_a + (1-w)·x_b, with w = 1 without weights and
+      no box without boxes.
   """
 
-  def __init__(self, images: np.ndarray, mixes: bool = True, **kwargs) -> None:
+  def __init__(
+    self, images: np.ndarray, mixes: bool = True, mixing_inputs: tuple[str, ...] = ("weight_a",), **kwargs
+  ) -> None:
     super().__init__(trainable=False, **kwargs)
     images = np.asarray(images)
+    unknown = sorted(set(mixing_inputs) - set(pipeline.DEVICE_INPUTS))
+    if mixes and (unknown or not mixing_inputs):
+      raise ValueError(f"mixing_inputs are some of {', '.join(pipeline.DEVICE_INPUTS)}, got {list(mixing_inputs)}")
     self._uint8 = images.dtype == np.uint8
     self._scale = 1.0 / 255.0 if self._uint8 else 1.0
     self._mixes = mixes
+    self._mixing_inputs = tuple(mixing_inputs)
     self.images = self.add_weight(
       shape=images.shape,
       dtype=images.dtype.name,
@@ -81,18 +99,50 @@ class ResidentImages(keras.layers.Layer):
   def call(self, inputs: dict) -> "keras.KerasTensor":
     """Mixed float32 images `[B, H, W, C]` from `inputs` (see `INPUT_NAMES`).
 
-    The arithmetic is `mixing.mix_stored_batches`' (x = (w·s)·x_a + ((1-w)·s)·x_b
-    with s the scale), in the same order, so the batches equal the stage's.
+    The arithmetic is the stage's, in the same order, so the batches equal
+    the stage's: weights alone as `mixing.mix_stored_batches` (x = (w·s)·x_a
+    + ((1-w)·s)·x_b with s the scale); boxes alone as `mixing.cut_batches`
+    (a selection, so exact); both as `mixing.mix_or_cut_batches`.
     """
     ops = keras.ops
-    x_a = ops.cast(ops.take(self.images, inputs["index_a"], axis=0), "float32")
+    stored_a = ops.take(self.images, inputs["index_a"], axis=0)
     if not self._mixes:
-      return x_a / 255.0 if self._uint8 else x_a
-    x_b = ops.cast(ops.take(self.images, inputs["index_b"], axis=0), "float32")
-    weight = ops.cast(inputs["weight_a"], "float32")
-    weight_a = ops.reshape(weight * self._scale, (-1, 1, 1, 1))
-    weight_b = ops.reshape((1.0 - weight) * self._scale, (-1, 1, 1, 1))
-    return x_a * weight_a + x_b * weight_b
+      return self._to_float(stored_a)
+    stored_b = ops.take(self.images, inputs["index_b"], axis=0)
+    if "boxes" not in self._mixing_inputs:
+      x_a, x_b = ops.cast(stored_a, "float32"), ops.cast(stored_b, "float32")
+      weight = ops.cast(inputs["weight_a"], "float32")
+      weight_a = ops.reshape(weight * self._scale, (-1, 1, 1, 1))
+      weight_b = ops.reshape((1.0 - weight) * self._scale, (-1, 1, 1, 1))
+      return x_a * weight_a + x_b * weight_b
+    inside = self._box_masks(inputs["boxes"])
+    if "weight_a" not in self._mixing_inputs:  # the partner's pixels inside the box, as stored, then scaled
+      return self._to_float(ops.where(inside, stored_b, stored_a))
+    x_a, x_b = self._to_float(stored_a), self._to_float(stored_b)
+    lam = ops.reshape(ops.cast(inputs["weight_a"], "float32"), (-1, 1, 1, 1))
+    return ops.where(inside, x_b, lam * x_a + (1.0 - lam) * x_b)
+
+  def _to_float(self, stored) -> "keras.KerasTensor":
+    """As `pipeline.to_float_images`: uint8 -> float32 / 255; float images only cast."""
+    x = keras.ops.cast(stored, "float32")
+    return x / 255.0 if self._uint8 else x
+
+  def _box_masks(self, boxes) -> "keras.KerasTensor":
+    """bool `[B, H, W, 1]`, True inside each box (top, left, bottom, right), half-open; as `mixing.box_masks`.
+
+    Built on the device from the boxes `[B, 4]`: the row numbers `[1, H]`
+    and column numbers `[1, W]` compared with each box's edges, then the two
+    broadcast together.
+    """
+    ops = keras.ops
+    height, width = self.images.shape[1], self.images.shape[2]
+    boxes = ops.cast(boxes, "int32")
+    rows = ops.expand_dims(ops.arange(height, dtype="int32"), 0)  # [1, H]
+    cols = ops.expand_dims(ops.arange(width, dtype="int32"), 0)  # [1, W]
+    in_rows = ops.logical_and(rows >= boxes[:, 0:1], rows < boxes[:, 2:3])  # [B, H]
+    in_cols = ops.logical_and(cols >= boxes[:, 1:2], cols < boxes[:, 3:4])  # [B, W]
+    inside = ops.logical_and(ops.expand_dims(in_rows, 2), ops.expand_dims(in_cols, 1))  # [B, H, W]
+    return ops.expand_dims(inside, -1)
 
   def compute_output_shape(self, input_shape: dict) -> tuple:
     return (input_shape["index_a"][0], *self.images.shape[1:])
@@ -109,6 +159,7 @@ class ResidentImages(keras.layers.Layer):
       "images_shape": list(self.images.shape),
       "images_dtype": self.images.dtype,
       "mixes": self._mixes,
+      "mixing_inputs": list(self._mixing_inputs),
     }
 
   @classmethod
@@ -116,6 +167,8 @@ class ResidentImages(keras.layers.Layer):
     config = dict(config)
     images = np.zeros(config.pop("images_shape"), dtype=config.pop("images_dtype"))
     config.pop("trainable", None)  # always False
+    if "mixing_inputs" in config:
+      config["mixing_inputs"] = tuple(config["mixing_inputs"])
     return super().from_config({**config, "images": images})
 
 
@@ -124,8 +177,9 @@ class DeviceFeed:
   """A stage split between host and device (see the module docstring).
 
   Attributes:
-    dataset: `({"index_a": int32 [B], "index_b": int32 [B], "weight_a":
-      float32 [B]}, labels float32 [B, K])`, one epoch per iteration.
+    dataset: `({"index_a": int32 [B], "index_b": int32 [B], and the mixer's
+      mixing inputs: "weight_a": float32 [B] and/or "boxes": int32 [B, 4]},
+      labels float32 [B, K])`, one epoch per iteration.
     layer: the `ResidentImages` that turns a batch of `dataset` into the
       stage's images `[B, H, W, C]`.
   """
@@ -134,15 +188,14 @@ class DeviceFeed:
   layer: ResidentImages
 
   def model(self, model: keras.Model) -> keras.Model:
-    """A model that trains `model` on this feed: indices in, `model`'s outputs out.
+    """A model that trains `model` on this feed: `dataset`'s input dict in, `model`'s outputs out.
 
     It shares `model`'s layers and weights: train it, then evaluate or save
     `model` itself, which takes plain images.
     """
     inputs = {
-      "index_a": keras.Input(shape=(), dtype="int32", name="index_a"),
-      "index_b": keras.Input(shape=(), dtype="int32", name="index_b"),
-      "weight_a": keras.Input(shape=(), dtype="float32", name="weight_a"),
+      name: keras.Input(shape=tuple(spec.shape[1:]), dtype=spec.dtype.name, name=name)
+      for name, spec in self.dataset.element_spec[0].items()
     }
     return keras.Model(inputs, model(self.layer(inputs)), name=f"{model.name}_on_device_feed")
 
@@ -156,18 +209,18 @@ class DeviceFeed:
     for _ in range(epochs):
       for inputs, labels in self.dataset:
         # As tensors of their own dtypes (a layer may cast numpy inputs to float).
-        images = self.layer({name: keras.ops.convert_to_tensor(inputs[name].numpy()) for name in INPUT_NAMES})
+        images = self.layer({name: keras.ops.convert_to_tensor(value.numpy()) for name, value in inputs.items()})
         yield keras.ops.convert_to_numpy(images), labels.numpy()
 
 
 def feed(data, mixer: Mixer | None, *, batch_size: int, seed: int | None, **options) -> DeviceFeed:
-  """The device feed of any mixer whose images are a per-sample weighted sum (`Mixer.weighted_sum`).
+  """The device feed of any mixer that has one (`Mixer.device_inputs`: weighted sums, CutMix boxes, both).
 
   Args:
     data: `ImageArrays` or `(images [N, H, W, C], labels)` arrays (not a
       `tf.data.Dataset`: the images must fit on the device).
-    mixer: a `weighted_sum` mixer, or None (shuffled, unmixed batches; a
-      seed is then required).
+    mixer: a mixer whose `device_inputs()` is not empty, or None
+      (shuffled, unmixed batches; a seed is then required).
     batch_size, seed, **options: as `tfmixup.datasets.paired`.
 
   Returns:
@@ -175,7 +228,7 @@ def feed(data, mixer: Mixer | None, *, batch_size: int, seed: int | None, **opti
 
   Raises:
     DataError, LabelError: as the stages; also a `tf.data.Dataset` or a
-      mixer that is not a weighted sum.
+      mixer without a device feed.
   """
   if isinstance(data, tf.data.Dataset):
     raise DataError(
@@ -189,7 +242,8 @@ def feed(data, mixer: Mixer | None, *, batch_size: int, seed: int | None, **opti
   else:
     checked = pipeline.mixing_options(batch_size, seed, options)
   dataset, images = pipeline.index_feed(data, mixer, checked)
-  return DeviceFeed(dataset=dataset, layer=ResidentImages(images, mixes=mixer is not None))
+  mixing_inputs = ("weight_a",) if mixer is None else mixer.device_inputs()
+  return DeviceFeed(dataset=dataset, layer=ResidentImages(images, mixes=mixer is not None, mixing_inputs=mixing_inputs))
 
 
 def device_mixup(data, *, batch_size: int, seed: int | None, alpha: float = 1.0, prob: float = 1.0, **options):
@@ -207,6 +261,60 @@ def device_mixup(data, *, batch_size: int, seed: int | None, alpha: float = 1.0,
     DataError, LabelError: as `tfmixup.datasets.mixup`; also for a `tf.data.Dataset`.
   """
   return feed(data, Mixup(alpha, prob), batch_size=batch_size, seed=seed, **options)
+
+
+def device_cutmix(data, *, batch_size: int, seed: int | None, alpha: float = 1.0, prob: float = 1.0, **options):
+  """CutMix through the device feed: the batches of `tfmixup.datasets.cutmix`, the boxes pasted on the device.
+
+  The host sends each batch's boxes `int32 [B, 4]` (drawn as the stage
+  draws them) and the labels mixed by the boxes' exact pixel fractions; the
+  device builds the masks and takes the partners' pixels inside them.
+
+  Args:
+    data: `ImageArrays` or `(images [N, H, W, C], labels)` arrays (not a
+      `tf.data.Dataset`: the images must fit on the device).
+    batch_size, seed, alpha, prob, **options: as `tfmixup.datasets.cutmix`.
+
+  Returns:
+    A `DeviceFeed`.
+
+  Raises:
+    DataError, LabelError: as `tfmixup.datasets.cutmix`; also for a `tf.data.Dataset`.
+  """
+  return feed(data, CutMix(alpha, prob), batch_size=batch_size, seed=seed, **options)
+
+
+def device_mixup_cutmix(  # noqa: PLR0913 - the data, the stage's arguments and the four knobs
+  data,
+  *,
+  batch_size: int,
+  seed: int | None,
+  mixup_alpha: float = 1.0,
+  cutmix_alpha: float = 1.0,
+  switch_prob: float = 0.5,
+  prob: float = 1.0,
+  **options,
+):
+  """Mixup or CutMix per sample through the device feed: the batches of `tfmixup.datasets.mixup_cutmix`.
+
+  The host sends each batch's λ `float32 [B]` (1 for a CutMix sample) and
+  boxes `int32 [B, 4]` (empty for a Mixup sample) and the mixed labels; the
+  device mixes and pastes.
+
+  Args:
+    data: `ImageArrays` or `(images [N, H, W, C], labels)` arrays (not a
+      `tf.data.Dataset`: the images must fit on the device).
+    batch_size, seed, mixup_alpha, cutmix_alpha, switch_prob, prob, **options: as
+      `tfmixup.datasets.mixup_cutmix`.
+
+  Returns:
+    A `DeviceFeed`.
+
+  Raises:
+    DataError, LabelError: as `tfmixup.datasets.mixup_cutmix`; also for a `tf.data.Dataset`.
+  """
+  mixer = MixupOrCutMix(mixup_alpha, cutmix_alpha, switch_prob, prob)
+  return feed(data, mixer, batch_size=batch_size, seed=seed, **options)
 
 
 def device_pair_sampling(data, *, batch_size: int, seed: int | None, prob: float = 1.0, **options):

@@ -169,10 +169,25 @@ def cut_batches(
   height, width = images_a.shape[1], images_a.shape[2]
   mask = box_masks(boxes, height, width)
   images = tf.where(mask, tf.convert_to_tensor(images_b, dtype=tf.float32), images_a)
+  return images, cut_labels(labels_a, labels_b, boxes, height, width)
+
+
+def cut_labels(labels_a: tf.Tensor, labels_b: tf.Tensor, boxes: tf.Tensor, height: int, width: int) -> tf.Tensor:
+  """CutMix's label half: y = kept·y_a + taken·y_b, the pixel fractions of `box_fractions`.
+
+  Args:
+    labels_a: float32 `[B, K]`.
+    labels_b: float32 `[B, K]`.
+    boxes: int32 `[B, 4]`, as `cut_batches`.
+    height: H.
+    width: W.
+
+  Returns:
+    float32 `[B, K]`.
+  """
   kept, taken = box_fractions(boxes, height, width)
   labels_a = tf.convert_to_tensor(labels_a, tf.float32)
-  labels = kept[:, tf.newaxis] * labels_a + taken[:, tf.newaxis] * tf.convert_to_tensor(labels_b, tf.float32)
-  return images, labels
+  return kept[:, tf.newaxis] * labels_a + taken[:, tf.newaxis] * tf.convert_to_tensor(labels_b, tf.float32)
 
 
 def mix_or_cut_batches(  # noqa: PLR0917 - two batches, λ and boxes, as mix_batches
@@ -204,13 +219,33 @@ def mix_or_cut_batches(  # noqa: PLR0917 - two batches, λ and boxes, as mix_bat
   lam_images = tf.reshape(lam, [-1, 1, 1, 1])
   mixed = lam_images * images_a + (1.0 - lam_images) * images_b
   images = tf.where(box_masks(boxes, height, width), images_b, mixed)
+  return images, mix_or_cut_labels(labels_a, labels_b, lam, boxes, height, width)
+
+
+def mix_or_cut_labels(  # noqa: PLR0917 - two label batches, λ, boxes and the image size
+  labels_a: tf.Tensor, labels_b: tf.Tensor, lam: tf.Tensor, boxes: tf.Tensor, height: int, width: int
+) -> tf.Tensor:
+  """`mix_or_cut_batches`' label half: y_a weighs λ·kept, y_b (1-λ) + λ·taken.
+
+  Args:
+    labels_a: float32 `[B, K]`.
+    labels_b: float32 `[B, K]`.
+    lam: float32 `[B]` in [0, 1].
+    boxes: int32 `[B, 4]`, as `cut_batches`.
+    height: H.
+    width: W.
+
+  Returns:
+    float32 `[B, K]`.
+  """
+  lam = tf.convert_to_tensor(lam, dtype=tf.float32)
   kept, taken = box_fractions(boxes, height, width)
   # y_a's weight λ·kept and y_b's (1-λ) + λ·taken sum to 1; for a CutMix sample
   # (λ = 1) they are the pixel fractions, for a Mixup sample (no box) λ and 1-λ.
   weight_a, weight_b = lam * kept, (1.0 - lam) + lam * taken
   labels = weight_a[:, tf.newaxis] * tf.convert_to_tensor(labels_a, tf.float32)
   labels += weight_b[:, tf.newaxis] * tf.convert_to_tensor(labels_b, tf.float32)
-  return images, labels
+  return labels
 
 
 def smooth_labels(labels: tf.Tensor, smoothing: float) -> tf.Tensor:

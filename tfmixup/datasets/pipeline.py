@@ -11,7 +11,7 @@ is here, once:
   (`epoch_draws`), the cut into one row per batch, and, for several
   workers, each worker's share (`shards.py`); one fused, parallel map then
   gathers, scales, one-hots and mixes each batch (`from_arrays`), or sends
-  indices and weights for a device feed (`index_feed`);
+  indices and weights or boxes for a device feed (`index_feed`);
 * the `tf.data.Dataset` path (`from_dataset`): two `shuffle` copies with
   seeds of their own, batched, zipped with per-batch seeds;
 * one last step of every batch (`finish_batch`): mix, or not in an epoch a
@@ -444,30 +444,52 @@ def from_arrays(data: ImageArrays | tuple, mixer: Mixer | None, options: Options
   return finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches, counter)
 
 
+# The mixing inputs a device feed's batches may carry (`Mixer.device_inputs`): name -> (dtype, shape of
+# one sample's, the value that leaves a sample unmixed). The layer makes x = box ? x_b : w·x_a + (1-w)·x_b.
+DEVICE_INPUTS = {
+  "weight_a": (tf.float32, (), 1),  # w; 1 keeps the first image
+  "boxes": (tf.int32, (4,), 0),  # (top, left, bottom, right), half-open; all 0 is an empty box
+}
+
+
 def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: Options) -> tuple[tf.data.Dataset, np.ndarray]:
   """The host half of a device feed: the in-memory stage without the images.
 
   The same epochs, permutations and draws as the in-memory stage with this
   mixer and options (`array_epochs`), but each batch carries the indices
-  of its examples and the mixing weights instead of the mixed images; the
-  labels are mixed here, as the stage mixes them (they are small). The
-  mixer must have `weights_and_labels` (its images are a per-sample
-  weighted sum), or be None (no mixing).
+  of its examples and partners and the mixer's per-batch mixing inputs
+  (`Mixer.device_inputs`, made by `Mixer.device_batch`) instead of the
+  mixed images; the labels are mixed here, as the stage mixes them (they
+  are small). The mixer must have a device feed (`device_inputs()` not
+  empty), or be None (no mixing: `weight_a` all 1).
 
   Returns:
     `(dataset, images)`: a dataset of `({"index_a": int32 [B], "index_b":
-    int32 [B], "weight_a": float32 [B]}, labels float32 [B, K])`, one epoch
-    per iteration, where the batch's images are `weight_a·x[index_a] +
-    (1 - weight_a)·x[index_b]` scaled as the stages scale them; and the
-    validated images `[N, H, W, C]` those indices point into.
+    int32 [B], and of "weight_a": float32 [B] and "boxes": int32 [B, 4]
+    those the mixer needs}, labels float32 [B, K])`, one epoch per
+    iteration, where the batch's images are x = box ? x_b : w·x_a + (1-w)·x_b
+    (w = weight_a, or 1 without one; no box without boxes) of x_a =
+    x[index_a] and x_b = x[index_b], scaled as the stages scale them; and
+    the validated images `[N, H, W, C]` those indices point into.
 
   Raises:
-    DataError: as the stages; also a mixer without `weights_and_labels`.
+    DataError: as the stages; also a mixer without a device feed.
   """
-  if mixer is not None and not mixer.weighted_sum:
-    raise DataError(f"{type(mixer).__name__} has no device feed: its images are not a per-sample weighted sum")
+  names = ("weight_a",) if mixer is None else tuple(mixer.device_inputs())
+  if not names:
+    raise DataError(
+      f"{type(mixer).__name__} has no device feed: its images are neither a per-sample weighted sum nor a pasted"
+      " box; use its tf.data stage"
+    )
+  unknown = sorted(set(names) - set(DEVICE_INPUTS))
+  if unknown:
+    raise DataError(
+      f"{type(mixer).__name__}.device_inputs() names {', '.join(unknown)};"
+      f" a device feed takes {', '.join(DEVICE_INPUTS)}"
+    )
   images, labels, fmt = arrays_of(data, options.num_classes)
   labels_t = tf.constant(labels.astype(np.int64) if fmt.sparse else labels)
+  image_shape = images.shape[1:]
 
   def label_rows(indices: tf.Tensor) -> tf.Tensor:
     return to_rows(tf.gather(labels_t, indices), fmt, check=False)
@@ -475,20 +497,26 @@ def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: Options)
   def batch(index_a: tf.Tensor, index_b: tf.Tensor, drawn: dict, active: tf.Tensor | None = None):
     y_a = label_rows(index_a)
 
-    def unmixed() -> tuple[tf.Tensor, tf.Tensor]:
-      return tf.ones(tf.shape(index_a), tf.float32), y_a
+    def unmixed() -> tuple[dict, tf.Tensor]:
+      size = tf.shape(index_a)[:1]
+      neutral = {}
+      for name in names:
+        dtype, shape, value = DEVICE_INPUTS[name]
+        neutral[name] = tf.fill(tf.concat([size, shape], 0), tf.constant(value, dtype))
+      return neutral, y_a
 
-    def mix() -> tuple[tf.Tensor, tf.Tensor]:
-      return mixer.weights_and_labels(y_a, label_rows(index_b), drawn)
+    def mix() -> tuple[dict, tf.Tensor]:
+      return mixer.device_batch(y_a, label_rows(index_b), drawn, image_shape)
 
     if mixer is None:
       mix, active = unmixed, None
-    weights, y = finish_batch(mix, unmixed, active, options.label_smoothing)
-    inputs = {"index_a": tf.cast(index_a, tf.int32), "index_b": tf.cast(index_b, tf.int32), "weight_a": weights}
+    mixing_inputs, y = finish_batch(mix, unmixed, active, options.label_smoothing)
+    inputs = {"index_a": tf.cast(index_a, tf.int32), "index_b": tf.cast(index_b, tf.int32)}
+    inputs.update({name: tf.cast(mixing_inputs[name], DEVICE_INPUTS[name][0]) for name in names})
     return inputs, y
 
   epochs, num_batches, counter = array_epochs(
-    len(labels), images.shape[1:], mixer, options, class_ids(labels, fmt), num_classes=fmt.num_classes
+    len(labels), image_shape, mixer, options, class_ids(labels, fmt), num_classes=fmt.num_classes
   )
   ds = finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches, counter)
   return ds, images

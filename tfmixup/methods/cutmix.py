@@ -43,6 +43,14 @@ class CutMix(Mixer):
   def apply(self, images_a, labels_a, images_b, labels_b, drawn: dict) -> tuple:
     return mixing.cut_batches(images_a, labels_a, images_b, labels_b, pipeline.batch_rows(drawn["boxes"], images_a))
 
+  @classmethod
+  def device_inputs(cls) -> tuple[str, ...]:
+    return ("boxes",)  # the device pastes the box (a device feed: `device_feed.device_cutmix`)
+
+  def device_batch(self, labels_a, labels_b, drawn: dict, image_shape) -> tuple:
+    boxes = pipeline.batch_rows(drawn["boxes"], labels_a)
+    return {"boxes": boxes}, mixing.cut_labels(labels_a, labels_b, boxes, image_shape[0], image_shape[1])
+
 
 def cutmix(data, *, batch_size: int, seed: int | None, alpha: float = 1.0, prob: float = 1.0, **options):
   """CutMix batches (Yun et al., ICCV 2019): a box of an independent partner pasted into each example.

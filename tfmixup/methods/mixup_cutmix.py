@@ -47,6 +47,15 @@ class MixupOrCutMix(Mixer):
     lam, boxes = pipeline.batch_rows(drawn["lam"], images_a), pipeline.batch_rows(drawn["boxes"], images_a)
     return mixing.mix_or_cut_batches(images_a, labels_a, images_b, labels_b, lam, boxes)
 
+  @classmethod
+  def device_inputs(cls) -> tuple[str, ...]:
+    return ("weight_a", "boxes")  # λ and the box (a device feed: `device_feed.device_mixup_cutmix`)
+
+  def device_batch(self, labels_a, labels_b, drawn: dict, image_shape) -> tuple:
+    lam, boxes = pipeline.batch_rows(drawn["lam"], labels_a), pipeline.batch_rows(drawn["boxes"], labels_a)
+    labels = mixing.mix_or_cut_labels(labels_a, labels_b, lam, boxes, image_shape[0], image_shape[1])
+    return {"weight_a": lam, "boxes": boxes}, labels
+
 
 def mixup_cutmix(  # noqa: PLR0913 - the data, the stage's arguments and the four knobs
   data,

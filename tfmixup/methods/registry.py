@@ -61,7 +61,8 @@ class Method:
       `function(data, **knobs(config), **options)`.
     mixer: the `Mixer` subclass whose fields are the method's knobs: they
       are checked by building one (TF-free) when a config is made. A mixer
-      that is a `weighted_sum` gives the method a device feed.
+      that declares `device_inputs` (Mixup, CutMix, ...) gives the method a
+      device feed.
     config_knobs: knob name -> `TrainConfig` field that sets it (the flags
       `--alpha`, `--prob`, ... of earlier versions), e.g. {"alpha":
       "alpha", "prob": "prob"}; other knobs come from `config.method_args`.
@@ -72,7 +73,7 @@ class Method:
       uncompiled model before `compile`; None: the model as built.
     device_feed: `device_feed(data, config, **options) -> DeviceFeed`, the
       same batches with the data resident on the device; None: the
-      mixer's (for a `weighted_sum` mixer), else none.
+      mixer's (for a mixer with `device_inputs`), else none.
     trainer: `trainer(model, config) -> keras.Model`: given the method's
       model (it takes images), the model that is compiled and fitted on the
       stage; it shares the model's layers and weights and may add weights of
@@ -116,7 +117,7 @@ class Method:
   @property
   def has_device_feed(self) -> bool:
     """Whether the method can train through a device feed (`feed="device"`)."""
-    return self.device_feed is not None or (self.mixer is not None and self.mixer.weighted_sum)
+    return self.device_feed is not None or (self.mixer is not None and bool(self.mixer.device_inputs()))
 
   def knob_names(self) -> tuple[str, ...]:
     """The method's knobs: its mixer's fields (none without a mixer)."""
