@@ -65,7 +65,7 @@ FEEDS = {
 }
 
 
-def train_tiny(feed_name, loop, *, epochs=3, callbacks=(), size=200, initial_epoch=0, weights=None):
+def train_tiny(feed_name, loop, *, epochs=3, callbacks=(), size=200, initial_epoch=0, weights=None, whole=True):
   """Trains a tiny model on a device feed of `size` examples (batches of 32) with `fit` or the loop."""
   keras.utils.set_random_seed(0)
   feed = FEEDS[feed_name](uint8_data(size))
@@ -78,7 +78,7 @@ def train_tiny(feed_name, loop, *, epochs=3, callbacks=(), size=200, initial_epo
   if loop == "fit":
     history = trainer.fit(feed.dataset, shuffle=False, **args)
   else:
-    history = epoch_loop.fit(trainer, feed.dataset, **args)
+    history = epoch_loop.fit(trainer, feed if whole else feed.dataset, **args)
   return history, model, trainer
 
 
@@ -110,9 +110,9 @@ class Recorder(keras.callbacks.Callback):
 class EpochLoopTest(tf.test.TestCase, parameterized.TestCase):
   """The loop on a tiny model: `fit`'s results, callbacks, validation and refusals."""
 
-  def check_matches_fit(self, feed_name, size):
+  def check_matches_fit(self, feed_name, size, whole=True):
     fit_history, fit_model, fit_trainer = train_tiny(feed_name, "fit", size=size)
-    loop_history, loop_model, loop_trainer = train_tiny(feed_name, "epoch", size=size)
+    loop_history, loop_model, loop_trainer = train_tiny(feed_name, "epoch", size=size, whole=whole)
     self.assertEqual(sorted(loop_history.history), ["accuracy", "loss"])
     self.assertAllClose(loop_history.history["loss"], fit_history.history["loss"], rtol=LOSS_RTOL, atol=0)
     self.assertAllClose(loop_history.history["accuracy"], fit_history.history["accuracy"], rtol=LOSS_RTOL, atol=0)
@@ -128,9 +128,22 @@ class EpochLoopTest(tf.test.TestCase, parameterized.TestCase):
 
   @pytest.mark.slow
   def test_matches_fit_on_the_same_batches_more(self):
-    for feed_name, size in (("pair_sampling", 200), ("mixup", 192), ("erm", 200)):
-      with self.subTest(feed_name=feed_name, size=size):
-        self.check_matches_fit(feed_name, size)
+    for feed_name, size, whole in (("pair_sampling", 200, True), ("mixup", 192, False), ("erm", 200, False)):
+      with self.subTest(feed_name=feed_name, size=size, whole=whole):  # whole=False: the batches stacked on the host
+        self.check_matches_fit(feed_name, size, whole)
+
+  @pytest.mark.slow
+  def test_steps_per_epoch(self):
+    keras.utils.set_random_seed(0)
+    feed = FEEDS["mixup"](uint8_data())
+    fit_model, loop_model = tiny_model(), tiny_model()
+    loop_model.set_weights(fit_model.get_weights())
+    fit_trainer, loop_trainer = compiled(feed.model(fit_model)), compiled(feed.model(loop_model))
+    sync = checkpoints.EpochSync(datasets.epoch_counter(feed.dataset), 0)
+    fit_history = fit_trainer.fit(feed.dataset.take(3), epochs=2, callbacks=[sync], verbose=0)
+    loop_history = epoch_loop.fit(loop_trainer, feed, epochs=2, steps_per_epoch=3, callbacks=[sync], verbose=0)
+    self.assertAllClose(loop_history.history["loss"], fit_history.history["loss"], rtol=LOSS_RTOL, atol=0)
+    self.assertEqual(int(loop_trainer.optimizer.iterations), 6)
 
   def test_fit_again_reuses_the_compiled_epoch(self):
     feed = FEEDS["mixup"](uint8_data())
@@ -216,6 +229,51 @@ class EpochLoopTest(tf.test.TestCase, parameterized.TestCase):
     self.assertEqual(stacked[1].shape, (3, 2))
     self.assertEqual(last[0].shape, (1, 3))
     self.assertEqual(epoch_loop.stack_epoch([]), (None, None, 0))
+
+
+class WholeEpochsTest(tf.test.TestCase, parameterized.TestCase):
+  """A device feed's `epochs` (an epoch at once) hold exactly its `dataset`'s batches (any backend)."""
+
+  @parameterized.named_parameters(
+    ("mixup", datasets.device_mixup, dict(alpha=0.4, prob=0.7, label_smoothing=0.1)),
+    ("mixup_cutmix", datasets.device_mixup_cutmix, dict(switch_prob=0.5)),
+    ("no_mixing_drop_remainder", datasets.device_batches, dict(drop_remainder=True)),
+  )
+  def test_epochs_hold_the_batches(self, make, options):
+    self.check_epochs(make, options)
+
+  @pytest.mark.slow
+  def test_epochs_hold_the_batches_more(self):
+    for make, options in (
+      (datasets.device_mixup, dict(schedule=datasets.Schedule(start=1, on=1, off=1))),
+      (datasets.device_mixup, dict(exclude_pairs=[(0, 1)], initial_epoch=4)),
+      (datasets.device_pair_sampling, dict(prob=0.5)),
+      (datasets.device_cutmix, dict(alpha=1.0, prob=0.8, drop_remainder=True)),
+    ):
+      with self.subTest(make=make.__name__, options=options):
+        self.check_epochs(make, options)
+
+  def check_epochs(self, make, options):
+    feed = make(uint8_data(200), batch_size=32, seed=5, num_classes=3, **options)
+    twin = make(uint8_data(200), batch_size=32, seed=5, num_classes=3, **options)
+    first = options.get("initial_epoch", 0)
+    for epoch in range(first, first + 3):  # the counter shared: epoch after epoch, new draws
+      batches = list(feed.dataset.as_numpy_iterator())
+      full_inputs, full_labels, rest_inputs, rest_labels = next(iter(twin.epochs.as_numpy_iterator()))
+      full = len(full_labels)
+      self.assertEqual(full, 6)
+      self.assertEqual(len(rest_labels), 0 if options.get("drop_remainder") else 8)
+      self.assertLen(batches, full + (len(rest_labels) > 0))
+      for step, (inputs, labels) in enumerate(batches):
+        whole_inputs = keras.tree.map_structure(lambda v, s=step: v[s], full_inputs) if step < full else rest_inputs
+        whole_labels = full_labels[step] if step < full else rest_labels
+        self.assertEqual(sorted(whole_inputs), sorted(inputs))
+        for name in inputs:
+          self.assertAllEqual(whole_inputs[name], inputs[name], msg=f"{name}, epoch {epoch}, step {step}")
+        self.assertAllEqual(whole_labels, labels, msg=f"labels, epoch {epoch}, step {step}")
+    self.assertEqual(datasets.epoch_counter(feed.dataset).next_epoch, first + 3)
+    self.assertIs(datasets.epoch_counter(twin.epochs), datasets.epoch_counter(twin.dataset))
+    self.assertEqual(datasets.epoch_counter(twin.dataset).next_epoch, first + 3)
 
 
 SMALL = TrainConfig(

@@ -27,7 +27,7 @@ variables hold the trained values after each epoch (callbacks see them).
   feed = tfmixup.datasets.device_mixup(train, batch_size=128, seed=0, alpha=1.0)
   trainer = feed.model(model)
   trainer.compile(optimizer="adam", loss=..., metrics=[...])
-  history = tfmixup.epoch_loop.fit(trainer, feed.dataset, epochs=10)
+  history = tfmixup.epoch_loop.fit(trainer, feed, epochs=10)
 
 The batches must have one shape within an epoch except a smaller last one
 (it runs as its own compiled step). On this CPU the loop matches `fit` on
@@ -36,6 +36,8 @@ tolerance); `BENCHMARKS.md` has its speed.
 """
 
 from __future__ import annotations
+
+import itertools
 
 import keras
 import numpy as np
@@ -138,29 +140,79 @@ def _float_logs(logs: dict) -> dict:
   return {name: float(np.asarray(value)) for name, value in logs.items()}
 
 
+class _Epochs:
+  """Where each epoch's batches come from: a device feed's whole epochs, or any dataset's batches stacked."""
+
+  def __init__(self, data, steps_per_epoch: int | None) -> None:
+    self.steps_per_epoch = steps_per_epoch
+    self.whole = getattr(data, "epochs", None)  # a DeviceFeed's epochs, made at once
+    self.dataset = getattr(data, "dataset", data) if self.whole is not None else data
+    if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or steps_per_epoch < 1):
+      raise ValueError(f"steps_per_epoch must be a positive integer or None, got {steps_per_epoch!r}")
+
+  def example(self):
+    """A batch of one example, zeros of the batches' structure and dtypes (builds the trainer; draws nothing)."""
+    spec = getattr(self.dataset, "element_spec", None)
+    if spec is None:  # not a tf.data.Dataset: its first batch
+      first = next(iter(self.dataset), None)
+      if first is None:
+        raise ValueError("the epoch loop got an empty dataset")
+      return first
+    return keras.tree.map_structure(lambda s: np.zeros([1, *s.shape[1:]], s.dtype.as_numpy_dtype), spec)
+
+  def steps(self) -> int | None:
+    """Steps per epoch if known before the first epoch (the progress bar's target)."""
+    cardinality = int(self.dataset.cardinality()) if hasattr(self.dataset, "cardinality") else -1
+    if cardinality < 1:
+      return self.steps_per_epoch
+    return cardinality if self.steps_per_epoch is None else min(cardinality, self.steps_per_epoch)
+
+  def next(self) -> tuple:
+    """The next epoch: `(stacked [S, ...] or None, a smaller last batch or None, steps)`."""
+    if self.whole is None:
+      batches = self.dataset.as_numpy_iterator() if hasattr(self.dataset, "as_numpy_iterator") else self.dataset
+      if self.steps_per_epoch is not None:
+        batches = itertools.islice(batches, self.steps_per_epoch)
+      stacked, last, steps = stack_epoch(batches)
+      if steps == 0:
+        raise ValueError("the epoch loop got an empty dataset")
+      return stacked, last, steps
+    full_inputs, full_labels, rest_inputs, rest_labels = next(iter(self.whole.as_numpy_iterator()))
+    stacked, last = (full_inputs, full_labels), (rest_inputs, rest_labels)
+    full, rest = len(full_labels), len(rest_labels)
+    if self.steps_per_epoch is not None and self.steps_per_epoch <= full:
+      stacked = keras.tree.map_structure(lambda v: v[: self.steps_per_epoch], stacked)
+      full, rest = self.steps_per_epoch, 0
+    return (stacked if full else None), (last if rest else None), full + (rest > 0)
+
+
 def fit(  # noqa: PLR0913 - fit's own arguments
   trainer: keras.Model,
-  dataset,
+  data,
   *,
   epochs: int = 1,
   initial_epoch: int = 0,
   callbacks=None,
   verbose: int | str = "auto",
+  steps_per_epoch: int | None = None,
   validation_data=None,
   validation_model: keras.Model | None = None,
 ) -> keras.callbacks.History:
-  """Trains `trainer` on `dataset` as `trainer.fit(dataset, ...)` does, one compiled call per epoch.
+  """Trains `trainer` on `data` as `trainer.fit(data, ...)` does, one compiled call per epoch.
 
   Args:
     trainer: a compiled Keras model (JAX backend). Its `train_step` runs
       inside the scan (a custom stateless `train_step` works too).
-    dataset: the training batches, iterated once per epoch (a
-      `tf.data.Dataset` or any re-iterable of numpy batches): `(x, y)` with
-      `x` what the trainer takes, e.g. a device feed's `dataset`.
+    data: a `tfmixup.datasets.DeviceFeed` (each epoch's batches made at
+      once, `DeviceFeed.epochs`; `trainer` is then `feed.model(...)`), or
+      the training batches, iterated once per epoch (a `tf.data.Dataset`
+      or any re-iterable of numpy batches, `(x, y)` with `x` what the
+      trainer takes), stacked on the host.
     epochs: the epoch to train up to (as `fit`'s `epochs`).
     initial_epoch: the epoch to start at (resuming).
     callbacks: Keras callbacks (see the module docstring for when each hook runs).
     verbose: 0 silent, 1 progress bar, 2 one line per epoch, "auto" (1).
+    steps_per_epoch: train only each epoch's first batches (None: all).
     validation_data: evaluated after each epoch with `validation_model`'s
       (default: `trainer`'s) `evaluate`; its logs get the prefix "val_".
     validation_model: a compiled model sharing the trainer's weights that
@@ -172,25 +224,22 @@ def fit(  # noqa: PLR0913 - fit's own arguments
 
   Raises:
     ConfigError: the backend is not JAX, or `trainer` is not compiled.
-    ValueError: the batches of an epoch differ in shape (except a smaller last one).
+    ValueError: an empty epoch, or batches of an epoch that differ in shape
+      (except a smaller last one).
   """
   check_backend()
   if not getattr(trainer, "compiled", False):
     raise ConfigError("the epoch loop needs a compiled model: call trainer.compile(...) first")
-  batches = dataset.as_numpy_iterator if hasattr(dataset, "as_numpy_iterator") else lambda: iter(dataset)
-  first = next(iter(batches()), None)
-  if first is None:
-    raise ValueError("the epoch loop got an empty dataset")
-  trainer._symbolic_build(data_batch=first)  # noqa: SLF001 - builds the optimizer and metrics as fit does
+  source = _Epochs(data, steps_per_epoch)
+  trainer._symbolic_build(data_batch=source.example())  # noqa: SLF001 - builds the optimizer and metrics as fit does
   verbose = 1 if verbose == "auto" else verbose
-  cardinality = int(dataset.cardinality()) if hasattr(dataset, "cardinality") else -1
   callbacks = keras.callbacks.CallbackList(
     callbacks,
     add_history=True,
     add_progbar=verbose != 0,
     verbose=verbose,
     epochs=epochs,
-    steps=cardinality if cardinality > 0 else None,
+    steps=source.steps(),
     model=trainer,
   )
   steps = _steps(trainer)
@@ -200,7 +249,7 @@ def fit(  # noqa: PLR0913 - fit's own arguments
   for epoch in range(initial_epoch, epochs):
     trainer.reset_metrics()
     callbacks.on_epoch_begin(epoch)  # before the epoch's batches are drawn (a stage's EpochSync)
-    stacked, last, num_steps = stack_epoch(batches())
+    stacked, last, num_steps = source.next()
     callbacks.on_train_batch_begin(0)
     state = _state(trainer)
     if stacked is not None:

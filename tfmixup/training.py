@@ -557,8 +557,9 @@ def _train(  # noqa: PLR0914, PLR0915, PLR0917 - one run, read top to bottom
     # The test accuracy is measured on the model, before the history records the epoch.
     callbacks.insert(callbacks.index(history), _TestAccuracy(model, data.test))
   fit_args = dict(epochs=config.epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=verbose)
-  if loop == "epoch":  # (on the device feed: the test accuracy comes from _TestAccuracy)
-    epoch_loop.fit(trainer, stage, **fit_args)
+  if loop == "epoch":  # each epoch of the device feed at once (the test accuracy comes from _TestAccuracy)
+    steps = fraction_steps(config, len(data.train)) if config.fraction < 1 else None
+    epoch_loop.fit(trainer, device_feed, steps_per_epoch=steps, **fit_args)
   else:
     _fit(workers, model, trainer, stage, data.test, validate=validate, **fit_args)
   signum = checkpoints.stop_requested()

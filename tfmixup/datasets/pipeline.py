@@ -49,6 +49,7 @@ Nothing outside this module uses its private (underscored) names.
 import dataclasses
 import weakref
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
@@ -317,6 +318,26 @@ def epoch_draws(  # noqa: PLR0913, PLR0917 - the seed, the epoch, and what to dr
 Annotate = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, dict], dict]
 
 
+class EpochBlocks(NamedTuple):
+  """One epoch of the in-memory path, before it is cut into batches.
+
+  Attributes:
+    full_a, full_b: int64 `[S, B]`: the S full batches' first examples and partners.
+    head: the mixer's draws of the full batches, `{name: [S, B, ...]}`.
+    rest_a, rest_b: int64 `[R]`: a smaller last batch (R = N mod B; R = 0 without one).
+    tail: its draws `{name: [R, ...]}`, or None without a smaller last batch.
+    active: whether the epoch mixes (bool scalar), or None (no schedule).
+  """
+
+  full_a: tf.Tensor
+  full_b: tf.Tensor
+  head: dict
+  rest_a: tf.Tensor
+  rest_b: tf.Tensor
+  tail: dict | None
+  active: tf.Tensor | None
+
+
 def array_epochs(  # noqa: PLR0913, PLR0917
   size: int,
   image_shape,
@@ -325,6 +346,8 @@ def array_epochs(  # noqa: PLR0913, PLR0917
   class_ids: np.ndarray | None = None,
   annotate: Annotate | None = None,
   num_classes: int | None = None,
+  per_epoch: Callable[["EpochBlocks"], object] | None = None,
+  counter: seeds.EpochCounter | None = None,
 ) -> tuple[tf.data.Dataset, int, seeds.EpochCounter]:
   """The in-memory path's plumbing: per iteration (epoch), one element per batch.
 
@@ -345,13 +368,18 @@ def array_epochs(  # noqa: PLR0913, PLR0917
   `[num_batches, B]` added (e.g. `filtering.py`'s sample weights); they are
   cut and shared between workers as the draws are.
 
+  With `per_epoch`, each iteration is instead one element:
+  `per_epoch(blocks)` of the epoch's `EpochBlocks` (what the epoch loop
+  takes at once). `counter`: an epoch counter to share (default: a new one
+  at `options.initial_epoch`).
+
   Returns:
     The dataset, the number of batches per epoch, and the epoch counter.
   """
   batch_size = options.batch_size
   num_batches = batch_count(size, options)
   root = seeds.root(options.seed)
-  counter = seeds.EpochCounter(options.initial_epoch)
+  counter = seeds.EpochCounter(options.initial_epoch) if counter is None else counter
   full_batches = size // batch_size  # the rest, if kept, is one smaller batch
   cut = full_batches * batch_size
   sharded = shards.check_split(options.num_workers, batch_size, size - cut if num_batches > full_batches else 0)
@@ -368,10 +396,9 @@ def array_epochs(  # noqa: PLR0913, PLR0917
     """A permutation as full batches `[full_batches, B]` and the rest `[size % B]`."""
     return tf.reshape(order[:cut], [full_batches, batch_size]), order[cut:]
 
-  def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+  def epoch_blocks(epoch: tf.Tensor) -> tuple:
     # Per epoch, at once: two full permutations (480 KB each for 60k
-    # examples) and every draw of the mixer, cut into one row per batch. No
-    # function runs per batch here; the parallel map after it gathers and mixes.
+    # examples) and every draw of the mixer, cut into one row per batch.
     epoch_seed, order_a, order_b, drawn = epoch_draws(
       root, epoch, size, mixer, num_batches, batch_size, image_shape, order_of=order_of
     )
@@ -379,7 +406,6 @@ def array_epochs(  # noqa: PLR0913, PLR0917
       order_b = redraw.redraw(order_a, order_b, seeds.stream(epoch_seed, seeds.Stream.PARTNERS))
     if annotate is not None:
       drawn = annotate(epoch_seed, order_a, order_b, drawn)
-    active = epoch_active(options, epoch)
     (full_a, rest_a), (full_b, rest_b) = rows(order_a), rows(order_b)
     head = {name: value[:full_batches] for name, value in drawn.items()}
     tail = {name: value[full_batches] for name, value in drawn.items()} if num_batches > full_batches else None
@@ -387,11 +413,18 @@ def array_epochs(  # noqa: PLR0913, PLR0917
       full_a, full_b, head, rest_a, rest_b, tail = shards.share(
         (full_a, full_b, head), (rest_a, rest_b, tail), (options.num_workers, options.worker_index), mixer, epoch_seed
       )
-    ds = tf.data.Dataset.from_tensor_slices((full_a, full_b, head))
-    if tail is not None:
-      ds = ds.concatenate(tf.data.Dataset.from_tensors((rest_a, rest_b, tail)))
-    return ds if active is None else ds.map(lambda a, b, d: (a, b, d, active))
+    return EpochBlocks(full_a, full_b, head, rest_a, rest_b, tail, epoch_active(options, epoch))
 
+  def epoch_batches(epoch: tf.Tensor) -> tf.data.Dataset:
+    # No function runs per batch here; the parallel map after it gathers and mixes.
+    b = epoch_blocks(epoch)
+    ds = tf.data.Dataset.from_tensor_slices((b.full_a, b.full_b, b.head))
+    if b.tail is not None:
+      ds = ds.concatenate(tf.data.Dataset.from_tensors((b.rest_a, b.rest_b, b.tail)))
+    return ds if b.active is None else ds.map(lambda a, b_, d: (a, b_, d, b.active))
+
+  if per_epoch is not None:
+    return counter.dataset().map(lambda epoch: per_epoch(epoch_blocks(epoch))), num_batches, counter
   # One element per iteration (the epoch number), then one per batch.
   return counter.dataset().flat_map(epoch_batches), num_batches, counter
 
@@ -464,13 +497,15 @@ def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: Options)
   empty), or be None (no mixing: `weight_a` all 1).
 
   Returns:
-    `(dataset, images)`: a dataset of `({"index_a": int32 [B], "index_b":
+    `(dataset, images, epochs)`: a dataset of `({"index_a": int32 [B], "index_b":
     int32 [B], and of "weight_a": float32 [B] and "boxes": int32 [B, 4]
     those the mixer needs}, labels float32 [B, K])`, one epoch per
     iteration, where the batch's images are x = box ? x_b : w·x_a + (1-w)·x_b
     (w = weight_a, or 1 without one; no box without boxes) of x_a =
     x[index_a] and x_b = x[index_b], scaled as the stages scale them; and
-    the validated images `[N, H, W, C]` those indices point into.
+    the validated images `[N, H, W, C]` those indices point into; and
+    the same epochs one element per epoch (`whole_epochs`), or None for a
+    mixer with per-batch draws.
 
   Raises:
     DataError: as the stages; also a mixer without a device feed.
@@ -515,11 +550,41 @@ def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: Options)
     inputs.update({name: tf.cast(mixing_inputs[name], DEVICE_INPUTS[name][0]) for name in names})
     return inputs, y
 
-  epochs, num_batches, counter = array_epochs(
-    len(labels), image_shape, mixer, options, class_ids(labels, fmt), num_classes=fmt.num_classes
-  )
+  plan = (len(labels), image_shape, mixer, options, class_ids(labels, fmt))
+  epochs, num_batches, counter = array_epochs(*plan, num_classes=fmt.num_classes)
   ds = finish_array_pipeline(epochs.map(batch, num_parallel_calls=tf.data.AUTOTUNE), num_batches, counter)
-  return ds, images
+  if mixer is not None and mixer.per_batch_draws:
+    return ds, images, None
+  # The same epochs, whole: every batch's inputs at once (per-sample draws: the batch arithmetic on all rows).
+  whole, _, _ = array_epochs(
+    *plan, num_classes=fmt.num_classes, per_epoch=lambda blocks: whole_epoch(batch, blocks), counter=counter
+  )
+  whole = counted(whole.with_options(KEEP_GRAPH).prefetch(1), counter)
+  return ds, images, whole
+
+
+def whole_epoch(batch: Callable, blocks: "EpochBlocks") -> tuple:
+  """One epoch's batches made at once by `batch` (per-sample arithmetic), as `index_feed`'s `whole_epochs` holds.
+
+  Returns:
+    `(full_inputs {name: [S, B, ...]}, full_labels [S, B, K], rest_inputs
+    {name: [R, ...]}, rest_labels [R, K])`: the S full batches stacked, and
+    a smaller last batch (R = 0 without one).
+  """
+
+  def flat(value: tf.Tensor) -> tf.Tensor:
+    return tf.reshape(value, tf.concat([[-1], tf.shape(value)[2:]], 0))
+
+  def unflat(value: tf.Tensor) -> tf.Tensor:
+    return tf.reshape(value, tf.concat([tf.shape(blocks.full_a), tf.shape(value)[1:]], 0))
+
+  head = {name: flat(value) for name, value in blocks.head.items()}
+  full_inputs, full_labels = batch(flat(blocks.full_a), flat(blocks.full_b), head, blocks.active)
+  full = tf.nest.map_structure(unflat, (full_inputs, full_labels))
+  rest_a, rest_b, tail = blocks.rest_a, blocks.rest_b, blocks.tail
+  if tail is None:  # no smaller last batch (or dropped): zero rows of the same structure
+    rest_a, rest_b, tail = rest_a[:0], rest_b[:0], {name: value[:0] for name, value in head.items()}
+  return (*full, *batch(rest_a, rest_b, tail, blocks.active))
 
 
 def from_dataset(dataset: tf.data.Dataset, mixer: Mixer | None, options: Options) -> tf.data.Dataset:
