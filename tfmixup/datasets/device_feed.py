@@ -18,13 +18,14 @@ already in memory). The device feed splits a stage in two:
   and mix, in `keras.ops`, so under any Keras backend (JAX, TensorFlow,
   PyTorch).
 
-The batches are the in-memory stage's batches: same pairs, same λ and
-boxes, same labels (tested against the stage: labels exactly, images to
-float rounding, CutMix's exactly), so the device feed has the stage's
-guarantees: partners from the whole dataset, new and independent every
-epoch, per-sample draws, seeded, resumable with `initial_epoch`. λ and the
-boxes are drawn on the host once per epoch, as the stages draw them:
-drawing λ inside each step cost 35-60% on a GPU (`ANCHORS.md`).
+The batches are the in-memory stage's batches: same pairs, same λ and boxes,
+same labels (tested against the stage: labels exactly, images to float
+rounding; CutMix's pixels are selected, not computed), so the device feed
+has the stage's guarantees: partners from the whole dataset, new and
+independent every epoch, per-sample draws, seeded, resumable with
+`initial_epoch`. λ and the boxes are drawn on the host once per epoch, as
+the stages draw them: drawing λ inside each step cost 35-60% on a GPU
+(`ANCHORS.md`).
 
   feed = tfmixup.datasets.device_mixup(train, batch_size=128, seed=0, alpha=1.0)
   trainer = feed.model(model)          # indices in, the model's outputs out
