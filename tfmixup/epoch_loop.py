@@ -13,8 +13,9 @@ loss, the optimizer's `stateless_apply`, the metrics), run by one
 `jax.jit`-compiled `jax.lax.scan` over all of an epoch's batches. With a
 device feed (`tfmixup.datasets.device_feed`), a batch is a few index and
 weight arrays: the whole epoch's (`[steps, B]` each, drawn on the host by
-the stage's seed tree) is sent to the device once, and the gathering and
-mixing happen inside the scan, where the images already are.
+the stage's seed tree, `DeviceFeed.whole_epoch`) is sent to the device
+once, made while the device trains the epoch before, and the gathering
+and mixing happen inside the scan, where the images already are.
 
 What `fit` gives is kept, at epoch granularity: the `History`; callbacks
 (`on_epoch_begin`/`on_epoch_end` as `fit` calls them; the batch hooks once
@@ -145,7 +146,8 @@ class _Epochs:
 
   def __init__(self, data, steps_per_epoch: int | None) -> None:
     self.steps_per_epoch = steps_per_epoch
-    self.whole = getattr(data, "epochs", None)  # a DeviceFeed's epochs, made at once
+    self.whole = getattr(data, "whole_epoch", None)  # a DeviceFeed's epochs, each made at once
+    self._ready: tuple | None = None  # (epoch, its batches) made ahead
     self.dataset = getattr(data, "dataset", data) if self.whole is not None else data
     if steps_per_epoch is not None and (isinstance(steps_per_epoch, bool) or steps_per_epoch < 1):
       raise ValueError(f"steps_per_epoch must be a positive integer or None, got {steps_per_epoch!r}")
@@ -167,8 +169,15 @@ class _Epochs:
       return self.steps_per_epoch
     return cardinality if self.steps_per_epoch is None else min(cardinality, self.steps_per_epoch)
 
-  def next(self) -> tuple:
-    """The next epoch: `(stacked [S, ...] or None, a smaller last batch or None, steps)`."""
+  def get(self, epoch: int) -> tuple:
+    """Epoch `epoch`: `(stacked [S, ...] or None, a smaller last batch or None, steps)`.
+
+    A device feed makes that epoch (or made it ahead, `prepare`); another
+    dataset is iterated once (its own next epoch).
+    """
+    if self._ready is not None and self._ready[0] == epoch:
+      ready, self._ready = self._ready[1], None
+      return ready
     if self.whole is None:
       batches = self.dataset.as_numpy_iterator() if hasattr(self.dataset, "as_numpy_iterator") else self.dataset
       if self.steps_per_epoch is not None:
@@ -177,13 +186,21 @@ class _Epochs:
       if steps == 0:
         raise ValueError("the epoch loop got an empty dataset")
       return stacked, last, steps
-    full_inputs, full_labels, rest_inputs, rest_labels = next(iter(self.whole.as_numpy_iterator()))
+    full_inputs, full_labels, rest_inputs, rest_labels = self.whole(epoch)
     stacked, last = (full_inputs, full_labels), (rest_inputs, rest_labels)
     full, rest = len(full_labels), len(rest_labels)
     if self.steps_per_epoch is not None and self.steps_per_epoch <= full:
       stacked = keras.tree.map_structure(lambda v: v[: self.steps_per_epoch], stacked)
       full, rest = self.steps_per_epoch, 0
     return (stacked if full else None), (last if rest else None), full + (rest > 0)
+
+  def prepare(self, epoch: int) -> None:
+    """Makes a device feed's epoch `epoch` now and starts sending it to the device (while it trains)."""
+    if self.whole is not None:
+      import jax  # noqa: PLC0415 - JAX only where the loop runs
+
+      stacked, last, steps = self.get(epoch)
+      self._ready = (epoch, (jax.device_put(stacked), jax.device_put(last), steps))
 
 
 def fit(  # noqa: PLR0913 - fit's own arguments
@@ -203,8 +220,8 @@ def fit(  # noqa: PLR0913 - fit's own arguments
   Args:
     trainer: a compiled Keras model (JAX backend). Its `train_step` runs
       inside the scan (a custom stateless `train_step` works too).
-    data: a `tfmixup.datasets.DeviceFeed` (each epoch's batches made at
-      once, `DeviceFeed.epochs`; `trainer` is then `feed.model(...)`), or
+    data: a `tfmixup.datasets.DeviceFeed` (epoch e's batches made at once,
+      `DeviceFeed.whole_epoch(e)`; `trainer` is then `feed.model(...)`), or
       the training batches, iterated once per epoch (a `tf.data.Dataset`
       or any re-iterable of numpy batches, `(x, y)` with `x` what the
       trainer takes), stacked on the host.
@@ -249,13 +266,15 @@ def fit(  # noqa: PLR0913 - fit's own arguments
   for epoch in range(initial_epoch, epochs):
     trainer.reset_metrics()
     callbacks.on_epoch_begin(epoch)  # before the epoch's batches are drawn (a stage's EpochSync)
-    stacked, last, num_steps = source.next()
+    stacked, last, num_steps = source.get(epoch)
     callbacks.on_train_batch_begin(0)
     state = _state(trainer)
     if stacked is not None:
       step_logs, state = steps.epoch(state, stacked)
     if last is not None:
       step_logs, state = steps.one(state, last)
+    if epoch + 1 < epochs:
+      source.prepare(epoch + 1)  # on the host while the device trains this epoch (its dispatch is asynchronous)
     _assign(trainer, state)
     logs = _float_logs(step_logs)
     callbacks.on_train_batch_end(num_steps - 1, logs)

@@ -40,6 +40,7 @@ use the `tf.data` stages.
 """
 
 import dataclasses
+from collections.abc import Callable
 
 import keras
 import numpy as np
@@ -183,18 +184,18 @@ class DeviceFeed:
       labels float32 [B, K])`, one epoch per iteration.
     layer: the `ResidentImages` that turns a batch of `dataset` into the
       stage's images `[B, H, W, C]`.
-    epochs: the same batches one element per epoch, for the epoch loop
-      (`tfmixup.epoch_loop`): `(full_inputs {name: [S, B, ...]},
-      full_labels [S, B, K], rest_inputs {name: [R, ...]}, rest_labels
-      [R, K])`, the S full batches stacked and a smaller last batch (R = 0
-      without one); made at once per epoch, with no function per batch.
-      It shares `dataset`'s epoch counter: an epoch of either is the next
-      epoch of both. None where the mixer draws per batch.
+    whole_epoch: `epoch -> (full_inputs {name: [S, B, ...]}, full_labels
+      [S, B, K], rest_inputs {name: [R, ...]}, rest_labels [R, K])`, numpy:
+      epoch `epoch` of `dataset` (the same batches) all at once, the S full
+      batches stacked and a smaller last batch (R = 0 without one), made in
+      one compiled call: what the epoch loop (`tfmixup.epoch_loop`) sends
+      to the device. The epoch is given, not counted. None where the mixer
+      draws per batch.
   """
 
   dataset: tf.data.Dataset
   layer: ResidentImages
-  epochs: tf.data.Dataset | None = None
+  whole_epoch: Callable[[int], tuple] | None = None
 
   def model(self, model: keras.Model) -> keras.Model:
     """A model that trains `model` on this feed: `dataset`'s input dict in, `model`'s outputs out.
@@ -250,10 +251,10 @@ def feed(data, mixer: Mixer | None, *, batch_size: int, seed: int | None, **opti
       raise DataError("device_batches needs a seed: the device feed is for training")
   else:
     checked = pipeline.mixing_options(batch_size, seed, options)
-  dataset, images, epochs = pipeline.index_feed(data, mixer, checked)
+  dataset, images, whole_epoch = pipeline.index_feed(data, mixer, checked)
   mixing_inputs = ("weight_a",) if mixer is None else mixer.device_inputs()
   layer = ResidentImages(images, mixes=mixer is not None, mixing_inputs=mixing_inputs)
-  return DeviceFeed(dataset=dataset, layer=layer, epochs=epochs)
+  return DeviceFeed(dataset=dataset, layer=layer, whole_epoch=whole_epoch)
 
 
 def device_mixup(data, *, batch_size: int, seed: int | None, alpha: float = 1.0, prob: float = 1.0, **options):

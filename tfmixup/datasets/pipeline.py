@@ -347,7 +347,6 @@ def array_epochs(  # noqa: PLR0913, PLR0917
   annotate: Annotate | None = None,
   num_classes: int | None = None,
   per_epoch: Callable[["EpochBlocks"], object] | None = None,
-  counter: seeds.EpochCounter | None = None,
 ) -> tuple[tf.data.Dataset, int, seeds.EpochCounter]:
   """The in-memory path's plumbing: per iteration (epoch), one element per batch.
 
@@ -368,18 +367,17 @@ def array_epochs(  # noqa: PLR0913, PLR0917
   `[num_batches, B]` added (e.g. `filtering.py`'s sample weights); they are
   cut and shared between workers as the draws are.
 
-  With `per_epoch`, each iteration is instead one element:
-  `per_epoch(blocks)` of the epoch's `EpochBlocks` (what the epoch loop
-  takes at once). `counter`: an epoch counter to share (default: a new one
-  at `options.initial_epoch`).
+  With `per_epoch`, no dataset: a compiled function `epoch -> per_epoch(blocks)`
+  of that epoch's `EpochBlocks` takes its place (what the epoch loop takes
+  at once; the epoch is given, not counted).
 
   Returns:
-    The dataset, the number of batches per epoch, and the epoch counter.
+    The dataset (or that function), the number of batches per epoch, and the epoch counter.
   """
   batch_size = options.batch_size
   num_batches = batch_count(size, options)
   root = seeds.root(options.seed)
-  counter = seeds.EpochCounter(options.initial_epoch) if counter is None else counter
+  counter = seeds.EpochCounter(options.initial_epoch)
   full_batches = size // batch_size  # the rest, if kept, is one smaller batch
   cut = full_batches * batch_size
   sharded = shards.check_split(options.num_workers, batch_size, size - cut if num_batches > full_batches else 0)
@@ -424,7 +422,18 @@ def array_epochs(  # noqa: PLR0913, PLR0917
     return ds if b.active is None else ds.map(lambda a, b_, d: (a, b_, d, b.active))
 
   if per_epoch is not None:
-    return counter.dataset().map(lambda epoch: per_epoch(epoch_blocks(epoch))), num_batches, counter
+    # Through tf.data (one element, made on request), so that the arithmetic runs with the same graph
+    # options as the batches' (KEEP_GRAPH: a tf.function's rewrites move label weights by an ulp).
+    with tf.device("/CPU:0"):
+      requested = tf.Variable(0, dtype=tf.int64, trainable=False, name="tfmixup_whole_epoch")
+    one = tf.data.Dataset.from_tensors(tf.constant(0, tf.int64))
+    made = one.map(lambda _: per_epoch(epoch_blocks(requested.read_value()))).with_options(KEEP_GRAPH)
+
+    def whole(epoch: int):
+      requested.assign(epoch)
+      return made.get_single_element()
+
+    return whole, num_batches, counter
   # One element per iteration (the epoch number), then one per batch.
   return counter.dataset().flat_map(epoch_batches), num_batches, counter
 
@@ -504,8 +513,8 @@ def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: Options)
     (w = weight_a, or 1 without one; no box without boxes) of x_a =
     x[index_a] and x_b = x[index_b], scaled as the stages scale them; and
     the validated images `[N, H, W, C]` those indices point into; and
-    the same epochs one element per epoch (`whole_epochs`), or None for a
-    mixer with per-batch draws.
+    `epoch -> whole_epoch(...)` of that epoch (numpy arrays: the same
+    batches, all at once), or None for a mixer with per-batch draws.
 
   Raises:
     DataError: as the stages; also a mixer without a device feed.
@@ -556,15 +565,16 @@ def index_feed(data: ImageArrays | tuple, mixer: Mixer | None, options: Options)
   if mixer is not None and mixer.per_batch_draws:
     return ds, images, None
   # The same epochs, whole: every batch's inputs at once (per-sample draws: the batch arithmetic on all rows).
-  whole, _, _ = array_epochs(
-    *plan, num_classes=fmt.num_classes, per_epoch=lambda blocks: whole_epoch(batch, blocks), counter=counter
-  )
-  whole = counted(whole.with_options(KEEP_GRAPH).prefetch(1), counter)
-  return ds, images, whole
+  whole, _, _ = array_epochs(*plan, num_classes=fmt.num_classes, per_epoch=lambda blocks: whole_epoch(batch, blocks))
+
+  def epoch_arrays(epoch: int) -> tuple:
+    return tf.nest.map_structure(lambda t: t.numpy(), whole(epoch))
+
+  return ds, images, epoch_arrays
 
 
 def whole_epoch(batch: Callable, blocks: "EpochBlocks") -> tuple:
-  """One epoch's batches made at once by `batch` (per-sample arithmetic), as `index_feed`'s `whole_epochs` holds.
+  """One epoch's batches made at once by `batch` (its arithmetic is per sample), for `index_feed`.
 
   Returns:
     `(full_inputs {name: [S, B, ...]}, full_labels [S, B, K], rest_inputs
