@@ -390,7 +390,8 @@ class RefusalsTest(tf.test.TestCase):
 
   def _run_under_jax(self, marks):
     env = dict(os.environ, KERAS_BACKEND="jax")
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marks, __file__]
+    # -P: tfmixup from PYTHONPATH or the installed package, not this directory (a mutant copy, an installed wheel).
+    command = [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "-m", marks, __file__]
     proc = subprocess.run(command, capture_output=True, text=True, timeout=1200, cwd=ROOT, env=env, check=False)
     self.assertEqual(proc.returncode, 0, msg=proc.stdout[-4000:] + proc.stderr[-2000:])
     self.assertRegex(proc.stdout, r"\d+ passed")

@@ -31,6 +31,7 @@ DEVICE = "tfmixup/datasets/device_feed.py"
 SHARDS = "tfmixup/datasets/shards.py"
 CHECKPOINTS = "tfmixup/checkpoints.py"
 TRAINING = "tfmixup/training.py"
+EPOCH_LOOP = "tfmixup/epoch_loop.py"
 MANIFOLD_METHOD = "tfmixup/methods/manifold_mixup.py"
 ADAMIXUP_METHOD = "tfmixup/methods/adamixup.py"
 CLEAN_HALF = "tfmixup/methods/mixup_clean_half.py"
@@ -287,6 +288,26 @@ MUTANTS = {
       )
     ],
   ),
+  "epoch_loop_last_batch_skipped": (
+    "epoch loop: a smaller last batch never trained",
+    [(EPOCH_LOOP, "    if last is not None:\n      step_logs, state = steps.one(", "    if False:\n      _ = (")],
+  ),
+  "epoch_loop_state_dropped": (
+    "epoch loop: the trained state not written back to the model's variables",
+    [(EPOCH_LOOP, "    _assign(trainer, state)\n", "    pass\n")],
+  ),
+  "epoch_loop_first_step_logs": (
+    "epoch loop: the epoch's logs from its first step, not its last",
+    [(EPOCH_LOOP, "values[-1]", "values[0]")],
+  ),
+  "epoch_loop_metrics_kept": (
+    "epoch loop: the metrics not reset between epochs",
+    [(EPOCH_LOOP, "    trainer.reset_metrics()\n", "    pass\n")],
+  ),
+  "epoch_loop_next_epoch": (
+    "epoch loop: epoch e trained on the device feed's epoch e + 1",
+    [(EPOCH_LOOP, "self.whole(epoch)", "self.whole(epoch + 1)")],
+  ),
   "device_cutmix_mask_inverted": (
     "device CutMix: the first image's pixels inside the box, the partner's outside (mask and 1 - mask swapped)",
     [
@@ -528,8 +549,10 @@ MUTANTS = {
 }
 
 REMEDY_TESTS = "tests/test_remedies.py"
+EPOCH_LOOP_TESTS = "tests/test_epoch_loop.py::RefusalsTest::test_jax_tests_pass"  # (the JAX tests, in a subprocess)
 # The tests a mutant runs when --tests is not given (default: DEFAULT_TESTS).
 MUTANT_TESTS = {
+  **{name: [EPOCH_LOOP_TESTS] for name in MUTANTS if name.startswith("epoch_loop_")},
   **{name: ["tests/test_pairs.py::ExcludePairsStageTest"] for name in MUTANTS if name.startswith("exclude_pairs_")},
   "manifold_layer_frozen": [f"{REMEDY_TESTS}::ManifoldTrainerTest"],
   "manifold_layer_not_uniform": [f"{REMEDY_TESTS}::ManifoldStageTest"],
