@@ -257,24 +257,34 @@ class MainRunTest(tf.test.TestCase):
   def test_jax_backend_compiles_and_says_so(self):
     # Under JAX, "auto" compiles (un-jitted JAX ran 20x slower per step on a
     # GPU), and the run JSON names the backend and its devices. Here too
-    # with the device feed, which the CPU gets only when asked for.
+    # with the device feed, which the CPU gets only when asked for; and the
+    # epoch loop (--loop=epoch, issue 21) gives the same run to float rounding.
     out = self.create_tempdir().full_path
     env = dict(os.environ, KERAS_BACKEND="jax")
-    proc = subprocess.run(
-      [sys.executable, os.path.join(ROOT, "train_main.py"), "--subset=689", "--mixup", f"--data_dir={MNIST_DIR}",
-       f"--output_dir={out}", "--runs=1", "--epochs=1", "--train_size=1000", "--feed=device"],
-      capture_output=True, check=False, text=True, timeout=300, cwd=ROOT, env=env,
-    )  # fmt: skip
-    self.assertEqual(proc.returncode, 0, msg=proc.stderr[-3000:])
-    (name,) = os.listdir(os.path.join(out, "runs"))
-    with open(os.path.join(out, "runs", name)) as f:
-      result = json.load(f)
+    results = {}
+    for loop in ("fit", "epoch"):
+      proc = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "train_main.py"), "--subset=689", "--mixup", f"--data_dir={MNIST_DIR}",
+         f"--output_dir={out}", "--runs=1", "--epochs=1", "--train_size=1000", "--feed=device", f"--loop={loop}"],
+        capture_output=True, check=False, text=True, timeout=300, cwd=ROOT, env=env,
+      )  # fmt: skip
+      self.assertEqual(proc.returncode, 0, msg=proc.stderr[-3000:])
+      (name,) = [n for n in os.listdir(os.path.join(out, "runs")) if n not in {r["file"] for r in results.values()}]
+      with open(os.path.join(out, "runs", name)) as f:
+        results[loop] = {**json.load(f), "file": name}
+    result = results["fit"]
     self.assertEqual(result["backend"], "jax")
     self.assertIs(result["jit_compile"], True)
     self.assertEqual(result["feed"], "device")
     self.assertNotEmpty(result["devices"])
     self.assertTrue(all(d.startswith(("cpu", "TFRT_CPU")) for d in result["devices"]), result["devices"])
     self.assertGreater(result["test_accuracy"], 0.6)  # chance: 1/3 (1,000 images, one epoch)
+    loop = results["epoch"]
+    self.assertEqual((result["loop"], loop["loop"], loop["feed"]), ("fit", "epoch", "device"))
+    self.assertAllClose(loop["history"]["loss"], result["history"]["loss"], rtol=1e-5, atol=0)  # test_epoch_loop.py
+    tested = result["test_examples"]
+    self.assertAllClose(loop["test_accuracy"], result["test_accuracy"], rtol=0, atol=1.5 / tested)
+    self.assertEqual(loop["optimizer_steps"], result["optimizer_steps"])
 
   @pytest.mark.slow
   def test_a_short_form_with_options_trains(self):
