@@ -482,7 +482,9 @@ def main(argv):
     results["memory"] = {"meta": meta, "results": bench_memory()}
   if "feeds" in _PARTS.value:
     measured = bench_feeds(data.train)
-    suffix = "" if _FEED_MODEL.value == "conv" else f"_{_FEED_MODEL.value}"
+    # One table per model, and one more per selection of feeds (a selection keeps the full table).
+    model = "" if _FEED_MODEL.value == "conv" else f"_{_FEED_MODEL.value}"
+    suffix = model + ("_selected" if _FEED_NAMES.value else "")
     results[f"feeds_{measured['backend']}{suffix}"] = {"meta": meta, **measured}
   with open(_OUTPUT.value, "w") as f:
     json.dump(results, f, indent=1)
