@@ -157,7 +157,8 @@ class TrainingTest(tf.test.TestCase, parameterized.TestCase):
     ("gpu_auto", True, "mixup", "auto", "device"),
     ("gpu_auto_pairs", True, "pair_sampling", "auto", "device"),
     ("gpu_auto_erm", True, "erm", "auto", "device"),
-    ("gpu_auto_cutmix", True, "cutmix", "auto", "host"),
+    ("gpu_auto_cutmix", True, "cutmix", "auto", "device"),
+    ("gpu_auto_resizemix", True, "resizemix", "auto", "host"),  # (no device feed)
     ("gpu_host", True, "mixup", "host", "host"),
     ("cpu_device", False, "mixup", "device", "device"),
   )
