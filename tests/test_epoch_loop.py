@@ -145,6 +145,7 @@ class EpochLoopTest(tf.test.TestCase, parameterized.TestCase):
     self.assertAllClose(loop_history.history["loss"], fit_history.history["loss"], rtol=LOSS_RTOL, atol=0)
     self.assertEqual(int(loop_trainer.optimizer.iterations), 6)
 
+  @pytest.mark.slow
   def test_fit_again_reuses_the_compiled_epoch(self):
     feed = FEEDS["mixup"](uint8_data())
     trainer = compiled(feed.model(tiny_model()))
@@ -194,6 +195,7 @@ class EpochLoopTest(tf.test.TestCase, parameterized.TestCase):
     fit_resumed, _, _ = train_tiny("mixup", "fit", epochs=4, initial_epoch=2, weights=first.get_weights())
     self.assertAllClose(resumed.history["loss"], fit_resumed.history["loss"], rtol=LOSS_RTOL, atol=0)
 
+  @pytest.mark.slow
   def test_validation_on_the_images_model(self):
     images, labels = uint8_data(64, seed=1)
     x, y = images.astype("float32") / 255.0, keras.utils.to_categorical(labels, 3)
@@ -221,22 +223,12 @@ class EpochLoopTest(tf.test.TestCase, parameterized.TestCase):
     with self.assertRaisesRegex(ValueError, r"^the epoch loop got an empty dataset$"):
       epoch_loop.fit(dense, uneven.take(0), verbose=0)
 
-  def test_stack_epoch(self):
-    batches = [(np.full([2, 3], i), np.full([2], i)) for i in range(3)] + [(np.zeros([1, 3]), np.zeros([1]))]
-    stacked, last, steps = epoch_loop.stack_epoch(batches)
-    self.assertEqual(steps, 4)
-    self.assertAllEqual(stacked[0][:, 0, 0], [0, 1, 2])
-    self.assertEqual(stacked[1].shape, (3, 2))
-    self.assertEqual(last[0].shape, (1, 3))
-    self.assertEqual(epoch_loop.stack_epoch([]), (None, None, 0))
-
 
 class WholeEpochsTest(tf.test.TestCase, parameterized.TestCase):
   """A device feed's `whole_epoch(e)` (an epoch at once) holds exactly its `dataset`'s batches of epoch e."""
 
   @parameterized.named_parameters(
-    ("mixup", datasets.device_mixup, dict(alpha=0.4, prob=0.7, label_smoothing=0.1)),
-    ("mixup_cutmix", datasets.device_mixup_cutmix, dict(switch_prob=0.5)),
+    ("mixup_cutmix", datasets.device_mixup_cutmix, dict(switch_prob=0.5, prob=0.7, label_smoothing=0.1)),
     ("no_mixing_drop_remainder", datasets.device_batches, dict(drop_remainder=True)),
   )
   def test_epochs_hold_the_batches(self, make, options):
@@ -245,6 +237,7 @@ class WholeEpochsTest(tf.test.TestCase, parameterized.TestCase):
   @pytest.mark.slow
   def test_epochs_hold_the_batches_more(self):
     for make, options in (
+      (datasets.device_mixup, dict(alpha=0.4, prob=0.7, label_smoothing=0.1)),
       (datasets.device_mixup, dict(schedule=datasets.Schedule(start=1, on=1, off=1))),
       (datasets.device_mixup, dict(exclude_pairs=[(0, 1)], initial_epoch=4)),
       (datasets.device_pair_sampling, dict(prob=0.5)),
@@ -340,7 +333,16 @@ class TrainLoopTest(tf.test.TestCase, parameterized.TestCase):
 
 
 class RefusalsTest(tf.test.TestCase):
-  """One line for a loop that cannot run, before any data loads (any backend)."""
+  """One line for a loop that cannot run, before any data loads (any backend); and the host's stacking."""
+
+  def test_stack_epoch(self):
+    batches = [(np.full([2, 3], i), np.full([2], i)) for i in range(3)] + [(np.zeros([1, 3]), np.zeros([1]))]
+    stacked, last, steps = epoch_loop.stack_epoch(batches)
+    self.assertEqual(steps, 4)
+    self.assertAllEqual(stacked[0][:, 0, 0], [0, 1, 2])
+    self.assertEqual(stacked[1].shape, (3, 2))
+    self.assertEqual(last[0].shape, (1, 3))
+    self.assertEqual(epoch_loop.stack_epoch([]), (None, None, 0))
 
   def test_config_refusals(self):
     with self.assertRaisesRegex(ConfigError, r"^loop must be one of \('auto', 'fit', 'epoch'\), got 'scan'$"):
