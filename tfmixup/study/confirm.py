@@ -43,6 +43,18 @@ TARGETS: dict[str, Target] = {
   "014": Target((0, 1), 4, (0, 4)),
 }
 PAIR_SUBSETS = ("689", "147", "367")
+
+# Round 2 (PLAN.md, "Round 2: the 1-epoch pair test"): the pair test in the 1-epoch regime (normalized inputs).
+# Its targets are that regime's: `results/science/intrusion.json`, the e1 ERM judge (seed 1000), α = 1.
+# {6,8,9} and {3,6,7}: the same pairs as round 1. {1,4,7}: the e1 judge flags 1 + 7 most (1.20% of its
+# mixes, called 4; 1 + 4: 0.21%), so the round-1 arms swap roles: 1 + 4 is the control (22.2% of the
+# mixes against 23.8%, the closer in size of the two pairs with class 4).
+ROUND2_REGIME = "e1"
+ROUND2_TARGETS: dict[str, Target] = {
+  "689": Target((6, 9), 8, (6, 8)),
+  "147": Target((1, 7), 4, (1, 4)),
+  "367": Target((6, 7), 3, (3, 6)),
+}
 # The swap's triples besides {6,8,9} (whose confirmatory runs serve as {6,9,8}: see PLAN.md), by name.
 SWAP_TRIPLES = {
   f"69{regimes.SWAP_K}": (6, 9, regimes.SWAP_K),
