@@ -169,3 +169,48 @@ class ConfirmPlanTest(tf.test.TestCase):
     self.assertEqual({j.config.exclude_pairs for j in pairs if j.config.classes == (6, 8, 9)}, {((6, 9),), ((6, 8),)})
     seeds = sorted({j.config.seed for phase in phases.values() for j in phase if j.config.seed != confirm.TEACHER_SEED})
     self.assertEqual(seeds, list(range(100, 115)))
+
+
+class Round2PlanTest(tf.test.TestCase):
+  """Round 2's job list (PLAN.md, "Round 2"): fresh seeds, the three arms, this regime's pairs, ERM last."""
+
+  def setUp(self):
+    super().setUp()
+    self.phases = confirm.phases2(confirm.ROUNDS2["full"], TrainConfig(data_dir="d"))
+
+  def test_seeds_are_fresh_and_as_planned(self):
+    jobs = [j for _, phase in self.phases for j in phase]
+    round_1 = confirm.ROUNDS["full"]
+    used = {*range(5), *round_1.seeds, *round_1.filter_seeds, *round_1.pair_seeds, *round_1.mnist_seeds}
+    used |= {confirm.TEACHER_SEED, 1000}
+    self.assertEmpty({j.config.seed for j in jobs} & used)
+    by_subset = {}
+    for j in jobs:
+      if j.config.method == "mixup":
+        by_subset.setdefault(j.config.subset, set()).add(j.config.seed)
+    self.assertEqual(by_subset["689"], set(range(200, 215)))
+    self.assertEqual(by_subset["147"], set(range(200, 210)))
+    self.assertEqual(by_subset["367"], set(range(200, 210)))
+
+  def test_arms_pairs_and_regime(self):
+    names = [name for name, _ in self.phases]
+    self.assertLen(names, 3)
+    first, second, erm = (phase for _, phase in self.phases)
+    self.assertLen(first, 3 * 15)
+    self.assertLen(second, 2 * 3 * 10)
+    self.assertLen(erm, 3 * 10)
+    self.assertEqual({j.config.method for j in first + second}, {"mixup"})
+    self.assertEqual({j.config.method for j in erm}, {"erm"})
+    self.assertIn("exploratory", names[2])  # ERM last: an interrupted round keeps the confirmatory arms
+    expected = {"689": ((6, 9), (6, 8)), "147": ((1, 7), (1, 4)), "367": ((6, 7), (3, 6))}
+    for subset, (top, control) in expected.items():
+      arms = {j.config.exclude_pairs for j in first + second if j.config.subset == subset}
+      self.assertEqual(arms, {(), (top,), (control,)}, subset)
+    self.assertEqual({j.config.subset for j in first}, {"689"})
+    for j in first + second + erm:
+      self.assertEqual((j.regime, j.config.epochs, j.config.input_scale, j.config.alpha), ("e1", 1, 1.0, 1.0))
+    # No run of round 2 is one of round 1's (a different seed or arm every time).
+    round_1 = {
+      j.config.run_name for _, p in confirm.phases(confirm.ROUNDS["full"], TrainConfig(data_dir="d"), "r") for j in p
+    }
+    self.assertEmpty({j.config.run_name for j in first + second + erm} & round_1)
