@@ -202,10 +202,17 @@ class Round2PlanTest(tf.test.TestCase):
     self.assertEqual({j.config.method for j in first + second}, {"mixup"})
     self.assertEqual({j.config.method for j in erm}, {"erm"})
     self.assertIn("exploratory", names[2])  # ERM last: an interrupted round keeps the confirmatory arms
-    expected = {"689": ((6, 9), (6, 8)), "147": ((1, 7), (1, 4)), "367": ((6, 7), (3, 6))}
-    for subset, (top, control) in expected.items():
+    # This regime's targets (PLAN.md): {1,4,7}'s top pair is 1 + 7 (third class 4), not raw's 1 + 4.
+    expected = {"689": ((6, 9), 8, (6, 8)), "147": ((1, 7), 4, (1, 4)), "367": ((6, 7), 3, (3, 6))}
+    plan, base = confirm.ROUNDS2["full"], TrainConfig(data_dir="d")
+    for subset, (top, third, control) in expected.items():
       arms = {j.config.exclude_pairs for j in first + second if j.config.subset == subset}
       self.assertEqual(arms, {(), (top,), (control,)}, subset)
+      self.assertEqual(confirm.ROUND2_TARGETS[subset].third, third)
+      for arm, pairs in (("pair_excluded", (top,)), ("matched_excluded", (control,)), ("mixup", ())):
+        self.assertEqual(
+          {j.config.exclude_pairs for j in confirm.round2_cell(plan, base, subset, arm, (200,))}, {pairs}
+        )
     self.assertEqual({j.config.subset for j in first}, {"689"})
     for j in first + second + erm:
       self.assertEqual((j.regime, j.config.epochs, j.config.input_scale, j.config.alpha), ("e1", 1, 1.0, 1.0))
