@@ -289,21 +289,24 @@ def causal_section(runs: Runs, chosen: dict, full: training.SplitData) -> tuple[
 
 
 def _flagged(runs: Runs, full: training.SplitData, regime: str, name: str) -> str:
-  """The share of one epoch of Mixup's mixes that `regime`'s teacher for `name` flags (cached)."""
+  """The share of one epoch of Mixup's mixes that `regime`'s teacher for `name` flags (cached).
+
+  The cache is read first: the teacher's model is needed only for a measurement not in it.
+  """
   import keras  # noqa: PLC0415
 
   teacher = science.teacher_job(runs.preset, regime, runs.base, name)
   path = training.model_path(teacher.output_dir(runs.root), teacher.config)
-  if not os.path.exists(path):
-    return NOT_RUN
-  train = training.data_for(teacher.config, full).train
   alpha = runs.base.alpha
+  key = f"{name} {alpha:g} erm {path}"
+  if key not in runs.cache and not os.path.exists(path):
+    return NOT_RUN
 
   def measure() -> dict:
+    train = training.data_for(teacher.config, full).train
     return intrusion.drawn_intrusion(train, judges.model_judge(keras.saving.load_model(path)), alpha=alpha)
 
-  measured = runs.cache.get(f"{name} {alpha:g} erm {path}", measure)
-  return f"{100 * measured['rate']:.2f}"
+  return f"{100 * runs.cache.get(key, measure)['rate']:.2f}"
 
 
 class _Cache:
@@ -317,6 +320,9 @@ class _Cache:
     except (OSError, ValueError):
       self._values = {}
 
+  def __contains__(self, key: str) -> bool:
+    return key in self._values
+
   def get(self, key: str, compute):
     if key not in self._values:
       self._values[key] = compute()
@@ -327,7 +333,8 @@ class _Cache:
 def intrusion_section(runs: Runs, full: training.SplitData) -> str:
   """Intrusion on every dataset, over one epoch of the mixes Mixup draws at α = 0.2, 1, 4, judged two ways.
 
-  The measurements are kept in `<root>/intrusion.json` by dataset, α, judge and teacher path.
+  The measurements are kept in `<root>/intrusion.json` by dataset, α, judge and teacher path, and read
+  from there first: a teacher's model (not committed) is needed only to measure what the file lacks.
   """
   import keras  # noqa: PLC0415
 
@@ -342,20 +349,21 @@ def intrusion_section(runs: Runs, full: training.SplitData) -> str:
     train = training.data_for(config, full).train
     teacher = science.teacher_job(preset, preset.standard, runs.base, name)
     path = training.model_path(teacher.output_dir(runs.root), teacher.config)
-    if not os.path.exists(path):
+    keys = {(alpha, k): f"{name} {alpha:g} {k} {path}" for alpha in alphas for k in ("erm", "nn")}
+    if not all(key in cache for key in keys.values()) and not os.path.exists(path):
       runs.missing.add(f"{preset.standard}/{teacher.config.run_name} (model)")
       rows.append((subset_label(name), [NOT_RUN] * len(alphas)))
       continue
-    by_judge = {
-      "erm": judges.model_judge(keras.saving.load_model(path)),
-      "nn": judges.nearest_neighbour_judge(train),
+    by_judge = {  # built only if a measurement is not cached
+      "erm": functools.cache(lambda path=path: judges.model_judge(keras.saving.load_model(path))),
+      "nn": functools.cache(lambda train=train: judges.nearest_neighbour_judge(train)),
     }
     cells = []
     for alpha in alphas:
       measured = {
         k: cache.get(
-          f"{name} {alpha:g} {k} {path}",
-          lambda judge=judge, alpha=alpha, train=train: intrusion.drawn_intrusion(train, judge, alpha=alpha),
+          keys[(alpha, k)],
+          lambda judge=judge, alpha=alpha, train=train: intrusion.drawn_intrusion(train, judge(), alpha=alpha),
         )
         for k, judge in by_judge.items()
       }
