@@ -20,7 +20,17 @@ import numpy as np
 
 from tfmixup import outputs, training
 from tfmixup.config import TrainConfig
-from tfmixup.study import confirm, confirm_report, intrusion, judges, paper, regimes, science, statistics
+from tfmixup.study import (
+  confirm,
+  confirm_report,
+  intrusion,
+  judges,
+  paper,
+  regimes,
+  round2_report,
+  science,
+  statistics,
+)
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
 from tfmixup.study.tables import incomplete_note, interval_pp, markdown_table, subset_label
 
@@ -563,6 +573,7 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
   swap_text, swap = swap_section(runs, chosen["swap"])
   classes_text = class_section(runs, chosen)
   confirm_text, confirm_missing = confirm_report.section(confirm.round_for(preset.name), base, root, full)
+  round2_text, round2_missing = round2_report.section(confirm.round2_for(preset.name), base, root, full)
   header = [
     "# Does intrusion cause Mixup's penalty? (generated)",
     "",
@@ -570,7 +581,7 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
     " batch size of the reproduction (Adam 1e-3, batch 128); regimes in `tfmixup/study/regimes.py`.",
     "",
     "Sections 1-5 are the session grid (seeds 0-4): **exploratory** (the regime was chosen on these seeds, and"
-    " nothing there is corrected for multiplicity). The preregistered confirmatory round is section 0.",
+    " nothing there is corrected for multiplicity). The preregistered confirmatory rounds are sections 0 and 0b.",
     "",
     f"- The regime closest to the study's ERM test accuracies (mean |ours − study's| over MNIST, {{6,8,9}},"
     f" {{1,4,7}}, as many as the regime has, pp): **{closest}** ("
@@ -584,7 +595,10 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
   header += incomplete_note(runs.missing, "cells have unsaved runs", "run the same command again to finish them")
   if confirm_missing:
     header += [f"**Incomplete: {len(confirm_missing)} confirmatory runs are not saved** (section 0 says which).", ""]
-  text = "\n".join([*header, confirm_text, sweep_text, causal_text, intrusion_text, swap_text, classes_text])
+  if round2_missing:
+    header += [f"**Incomplete: {len(round2_missing)} round-2 runs are not saved** (section 0b says which).", ""]
+  sections = [confirm_text, round2_text, sweep_text, causal_text, intrusion_text, swap_text, classes_text]
+  text = "\n".join([*header, *sections])
   with open(os.path.join(root, "science.md"), "w") as f:
     f.write(text)
   with open(os.path.join(root, "choices.json"), "w") as f:
