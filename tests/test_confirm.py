@@ -19,7 +19,7 @@ from scipy import stats
 
 from tfmixup import training
 from tfmixup.config import TrainConfig
-from tfmixup.study import confirm, confirm_report, statistics
+from tfmixup.study import confirm, confirm_report, round2_report, statistics
 
 
 class StatisticsTest(tf.test.TestCase):
@@ -169,3 +169,151 @@ class ConfirmPlanTest(tf.test.TestCase):
     self.assertEqual({j.config.exclude_pairs for j in pairs if j.config.classes == (6, 8, 9)}, {((6, 9),), ((6, 8),)})
     seeds = sorted({j.config.seed for phase in phases.values() for j in phase if j.config.seed != confirm.TEACHER_SEED})
     self.assertEqual(seeds, list(range(100, 115)))
+
+
+class Round2PlanTest(tf.test.TestCase):
+  """Round 2's job list (PLAN.md, "Round 2"): fresh seeds, the three arms, this regime's pairs, ERM last."""
+
+  def setUp(self):
+    super().setUp()
+    self.phases = confirm.phases2(confirm.ROUNDS2["full"], TrainConfig(data_dir="d"))
+
+  def test_seeds_are_fresh_and_as_planned(self):
+    jobs = [j for _, phase in self.phases for j in phase]
+    round_1 = confirm.ROUNDS["full"]
+    used = {*range(5), *round_1.seeds, *round_1.filter_seeds, *round_1.pair_seeds, *round_1.mnist_seeds}
+    used |= {confirm.TEACHER_SEED, 1000}
+    self.assertEmpty({j.config.seed for j in jobs} & used)
+    by_subset = {}
+    for j in jobs:
+      if j.config.method == "mixup":
+        by_subset.setdefault(j.config.subset, set()).add(j.config.seed)
+    self.assertEqual(by_subset["689"], set(range(200, 215)))
+    self.assertEqual(by_subset["147"], set(range(200, 210)))
+    self.assertEqual(by_subset["367"], set(range(200, 210)))
+
+  def test_arms_pairs_and_regime(self):
+    names = [name for name, _ in self.phases]
+    self.assertLen(names, 3)
+    first, second, erm = (phase for _, phase in self.phases)
+    self.assertLen(first, 3 * 15)
+    self.assertLen(second, 2 * 3 * 10)
+    self.assertLen(erm, 3 * 10)
+    self.assertEqual({j.config.method for j in first + second}, {"mixup"})
+    self.assertEqual({j.config.method for j in erm}, {"erm"})
+    self.assertIn("exploratory", names[2])  # ERM last: an interrupted round keeps the confirmatory arms
+    # This regime's targets (PLAN.md): {1,4,7}'s top pair is 1 + 7 (third class 4), not raw's 1 + 4.
+    expected = {"689": ((6, 9), 8, (6, 8)), "147": ((1, 7), 4, (1, 4)), "367": ((6, 7), 3, (3, 6))}
+    plan, base = confirm.ROUNDS2["full"], TrainConfig(data_dir="d")
+    for subset, (top, third, control) in expected.items():
+      arms = {j.config.exclude_pairs for j in first + second if j.config.subset == subset}
+      self.assertEqual(arms, {(), (top,), (control,)}, subset)
+      self.assertEqual(confirm.ROUND2_TARGETS[subset].third, third)
+      for arm, pairs in (("pair_excluded", (top,)), ("matched_excluded", (control,)), ("mixup", ())):
+        self.assertEqual(
+          {j.config.exclude_pairs for j in confirm.round2_cell(plan, base, subset, arm, (200,))}, {pairs}
+        )
+    self.assertEqual({j.config.subset for j in first}, {"689"})
+    for j in first + second + erm:
+      self.assertEqual((j.regime, j.config.epochs, j.config.input_scale, j.config.alpha), ("e1", 1, 1.0, 1.0))
+    # No run of round 2 is one of round 1's (a different seed or arm every time).
+    round_1 = {
+      j.config.run_name for _, p in confirm.phases(confirm.ROUNDS["full"], TrainConfig(data_dir="d"), "r") for j in p
+    }
+    self.assertEmpty({j.config.run_name for j in first + second + erm} & round_1)
+
+
+class NullsTableTest(tf.test.TestCase):
+  """What a null excludes and the MDE it reached, next to the planned MDE."""
+
+  def test_bound_in_the_predicted_direction_and_mde_at_alpha_over_m(self):
+    values = np.array([0.001, -0.002, 0.003, 0.0, 0.002, -0.001, 0.001, 0.002, -0.003, 0.001])
+    result = statistics.t_interval(values)
+    test = confirm_report.Test("F4", "x", +1, result, key=("689", "accuracy"))
+    others = [confirm_report.Test("F4", f"y{i}", -1, dict(result, p=0.5), key=("147", "error")) for i in range(5)]
+    confirm_report.finish_family([test, *others])
+    self.assertTrue(test.is_null())
+    self.assertEqual(test.m, 6)
+    self.assertEqual(test.planned, (0.53, 0.39))  # PLAN.md's F4 {6,8,9} accuracy row
+    self.assertEqual(test.excludes(), f"> {100 * result['high']:+.2f}")  # predicted > 0: the upper bound
+    self.assertEqual(others[0].excludes(), f"< {100 * result['low']:+.2f}")
+    se = values.std(ddof=1) / np.sqrt(10)
+    strict = (stats.t.ppf(1 - 0.05 / 12, 9) + stats.t.ppf(0.8, 9)) * se
+    loose = (stats.t.ppf(0.975, 9) + stats.t.ppf(0.8, 9)) * se
+    self.assertAllClose(test.observed_mde(), (100 * strict, 100 * loose))
+    lines = "\n".join(confirm_report.nulls_table([test, *others]))
+    self.assertIn(
+      f"| x | > {100 * result['high']:+.2f} | {100 * se:.2f} | {100 * strict:.2f} / {100 * loose:.2f}", lines
+    )
+    self.assertIn("| 0.53 / 0.39 |", lines)
+    self.assertIn("α/6", lines)
+
+  def test_significant_tests_are_not_nulls(self):
+    hit = confirm_report.Test(
+      "F1", "x", -1, {"mean": -0.01, "low": -0.02, "high": -0.005, "p": 1e-4, "se": 0.002, "df": 9}
+    )
+    confirm_report.finish_family([hit])
+    self.assertFalse(hit.is_null())
+    self.assertEqual(confirm_report.nulls_table([hit]), [])
+
+  def test_planned_mdes_are_plan_md_s(self):
+    # Every MDE row of PLAN.md's tables (round 1 and round 2) is in PLANNED_MDE with the same values.
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "results", "science", "PLAN.md")
+    with open(path) as f:
+      rows = [line.split("|")[1:-1] for line in f if line.startswith("| F")]
+    found = {}
+    for name, test, _, _, strict, loose, _ in ([c.strip() for c in row] for row in rows):
+      family = name.split()[0]
+      endpoint = "accuracy" if "accuracy" in test else "error"
+      if family == "F5":
+        subsets = ["698"]
+      elif family == "F6":
+        subsets = ["689", "147"]
+      else:
+        subsets = [test.split(":")[0]]
+      for subset in subsets:
+        found[(family, subset, endpoint)] = (float(strict), float(loose))
+    self.assertLen(found, 37)  # 25 rows of round 1 (F6 counted twice), 12 of round 2
+    self.assertEqual(found, confirm_report.PLANNED_MDE)
+
+
+class Round2ReportTest(tf.test.TestCase):
+  """Round 2's families on fabricated runs of its ci size: excluding the top pair removes the third class's excess."""
+
+  def setUp(self):
+    super().setUp()
+    self.root = tempfile.mkdtemp()
+    self.plan = confirm.ROUNDS2["ci"]
+    self.base = TrainConfig(data_dir="unused")
+    phases = confirm.phases2(self.plan, self.base)
+    for _, jobs in phases[:2]:  # no ERM: the exploratory phase is missing
+      for job in jobs:
+        c = job.config
+        target = confirm.ROUND2_TARGETS[c.subset]
+        # Mixup: 6 + seed % 3 errors on the third class; without the top pair: 2; without the control pair: 8.
+        errors = {(): 6 + c.seed % 3, (target.pair,): 2, (target.control,): 8}[c.exclude_pairs]
+        accuracy = 0.98 - 0.0005 * errors + 0.001 * (c.seed % 5)
+        _fabricate(self.root, job, {target.third: errors}, accuracy)
+
+  def test_families_read_this_regimes_third_class(self):
+    runs = round2_report.Round2Runs(self.plan, self.base, self.root, full=None)
+    fams = round2_report.families(runs)
+    self.assertEqual(set(fams), {"F7", "F8"})
+    f7 = {t.label: t for t in fams["F7"]}
+    self.assertAllClose(f7["{6,8,9}: without 6+9 − without 6+8, class-8 error"].result["mean"], -0.06)
+    # {1,4,7}: the 1-epoch judge's 1 + 7, third class 4 (not raw's 1 + 4 and 7).
+    t = f7["{1,4,7}: without 1+7 − without 1+4, class-4 error"]
+    self.assertAllClose(t.result["mean"], -0.06)
+    self.assertEqual(t.planned, (1.51, 1.12))
+    self.assertAllClose(f7["{1,4,7}: without 1+7 − without 1+4, accuracy"].result["mean"], 0.003)
+    f8 = {t.label: t for t in fams["F8"]}
+    # Seeds 200, 201: Mixup has 6 + 2 = 8 and 6 + 0 = 6 errors; without 6+9, 2: -0.06, -0.04.
+    self.assertAllClose(f8["{6,8,9}: without 6+9 − Mixup, class-8 error"].result["mean"], -0.05)
+    self.assertEqual({t.m for t in fams["F8"]}, {6})
+    self.assertEmpty(runs.missing)  # F7 and F8 need no ERM
+
+  def test_missing_erm_is_reported_not_computed(self):
+    runs = round2_report.Round2Runs(self.plan, self.base, self.root, full=None)
+    rows, _ = round2_report.class_rows(runs)
+    self.assertIn(("{6,8,9} Mixup − ERM", ["not run"]), rows)
+    self.assertTrue(any(name.startswith("e1/mnist-689-erm") for name in runs.missing))

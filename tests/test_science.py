@@ -7,6 +7,7 @@ import tempfile
 
 import numpy as np
 import tensorflow as tf
+from helpers import coded_arrays
 from scipy import stats
 
 from tfmixup import training
@@ -106,3 +107,49 @@ class ChoicesTest(tf.test.TestCase):
     self.assertEqual(
       {j.config.method for j in jobs if j.regime == "e1" and not j.save_model}, {"erm", "mixup", *preset.causal_methods}
     )
+
+
+class IntrusionCacheTest(tf.test.TestCase):
+  """The report reads intrusion measurements from `intrusion.json` without the teachers' models (never committed).
+
+  Fault caught: since the confirmatory round's commit, section 3 and the causal tables' "flagged" rows read
+  "not run" everywhere because the model file was required before the cache was looked at.
+  """
+
+  def test_cached_measurements_need_no_model(self):
+    from tfmixup.study import science_report  # noqa: PLC0415 - imports Keras
+
+    preset = regimes.Preset(
+      name="t",
+      seeds=(0,),
+      sweep=(("e1", ("689",)),),
+      standard="e1",
+      causal_methods=(),
+      causal_methods_worst=(),
+      swap_seeds=(0,),
+    )
+    base = TrainConfig(data_dir="x")
+    full = training.SplitData(coded_arrays(40, num_classes=10), coded_arrays(20, num_classes=10))
+    with tempfile.TemporaryDirectory() as root:
+      runs = science_report.Runs(preset, base, root)
+      teacher = science.teacher_job(preset, "e1", base, "689")
+      path = training.model_path(teacher.output_dir(root), teacher.config)
+      self.assertFalse(os.path.exists(path))
+      pairs = [{"first": "6", "second": "9", "mixes": 12, "intruding": 3, "rate": 0.25}]
+      cache = {
+        f"689 {alpha:g} {judge} {path}": {"rate": rate, "pairs": pairs}
+        for alpha in (0.2, 1.0, 4.0)
+        for judge, rate in (("erm", 0.0199 * alpha), ("nn", 0.0001))
+      }
+      raw = science.teacher_job(preset, "raw", base, "689")
+      cache[f"689 1 erm {training.model_path(raw.output_dir(root), raw.config)}"] = {"rate": 0.0499, "pairs": pairs}
+      with open(os.path.join(root, "intrusion.json"), "w") as f:
+        json.dump(cache, f)
+      text = science_report.intrusion_section(runs, full)
+      self.assertIn("| {6,8,9} (12 mixes) | 0.40 / 0.01 | 1.99 / 0.01 | 7.96 / 0.01 |", text)
+      self.assertIn("| 6+9 | 12 | 25.00 | 25.00 |", text)
+      self.assertNotIn("not run", text)
+      self.assertEmpty(runs.missing)
+      self.assertEqual(science_report._flagged(runs, full, "raw", "689"), "4.99")  # noqa: SLF001
+      # Not cached and no model: "not run" (nothing measured, nothing invented).
+      self.assertEqual(science_report._flagged(runs, full, "raw", "147"), "not run")  # noqa: SLF001

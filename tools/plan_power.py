@@ -1,6 +1,7 @@
-"""Minimum detectable effects for the confirmatory round, from the session grid's paired SDs.
+"""Minimum detectable effects for the confirmatory rounds, from the paired SDs of runs already made.
 
-  .venv/bin/python tools/plan_power.py [results/science]
+  .venv/bin/python tools/plan_power.py [results/science]             # round 1
+  .venv/bin/python tools/plan_power.py [results/science] --round=2   # round 2: the 1-epoch pair test
 
 Reads the session grid's raw-regime runs (seeds 0-4, `results/science/regimes/raw/runs`), computes the
 per-seed differences each planned test will use (overall test accuracy; the error rate of the class the
@@ -8,6 +9,9 @@ subset's most-intruding pair mixes into, from `test_confusion`), and prints, for
 fresh seeds, the smallest true difference a two-sided paired t test detects with 80% power: at the
 family's strictest Holm step (alpha / m) and at its loosest (alpha). Tests with no pilot data use the
 closest pilot contrast's SD (said in the table). Its output is pasted into `results/science/PLAN.md`.
+
+Round 2 reads the 1-epoch regime (`regimes/e1/runs`): round 1's exploratory pair test on {6,8,9} (seeds
+100-109) and the session grid's pilot (seeds 0-4) for the other subsets (see `round2`).
 """
 
 import json
@@ -15,16 +19,16 @@ import os
 import sys
 
 import numpy as np
-from scipy import stats
 
-from tfmixup.study.confirm import TARGETS  # each subset's most-intruding pair, third class, control pair
+from tfmixup.study import statistics
+from tfmixup.study.confirm import ROUND2_TARGETS, TARGETS  # each subset's top pair, third class, control pair
 from tfmixup.study.statistics import class_error
 
 PILOT_SEEDS = range(5)
 
 
-def _run(root: str, name: str) -> dict:
-  with open(os.path.join(root, "regimes", "raw", "runs", name + ".json")) as f:
+def _run(root: str, name: str, regime: str = "raw") -> dict:
+  with open(os.path.join(root, "regimes", regime, "runs", name + ".json")) as f:
     return json.load(f)
 
 
@@ -50,7 +54,7 @@ def differences(root: str, subset: str, treated: str, control: str) -> tuple[np.
 
 
 def mde(sd: float, n: int, alpha: float, *, power: float = 0.8, paired: bool = True, n2: int | None = None) -> float:
-  """Smallest true difference a two-sided t test at `alpha` detects with `power` (noncentral-t free approximation).
+  """Smallest true difference a two-sided t test at `alpha` detects with `power` (`statistics.mde`).
 
   Paired: sd of the per-seed difference, n pairs. Unpaired (Welch): sd of each group, sizes n and n2.
   """
@@ -58,7 +62,64 @@ def mde(sd: float, n: int, alpha: float, *, power: float = 0.8, paired: bool = T
     df, se = n - 1, sd / np.sqrt(n)
   else:
     df, se = n + n2 - 2, sd * np.sqrt(1 / n + 1 / n2)
-  return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se)
+  return statistics.mde(se, df, alpha, power)
+
+
+def _e1_sd(root: str, subset: str, treated: str, control: str, *, seeds, third: int) -> tuple[float, float]:
+  """SDs over `seeds` of the 1-epoch per-seed difference treated - control: (accuracy, class `third`'s error)."""
+  acc, err = [], []
+  for seed in seeds:
+    t = _run(root, f"mnist-{subset}-{treated}-seed{seed}", "e1")
+    c = _run(root, f"mnist-{subset}-{control}-seed{seed}", "e1")
+    acc.append(t["test_accuracy"] - c["test_accuracy"])
+    err.append(class_error(t, third) - class_error(c, third))
+  return float(np.std(acc, ddof=1)), float(np.std(err, ddof=1))
+
+
+def round2(root: str) -> list[tuple]:
+  """Round 2's MDE table rows: F7 (top pair excluded - control pair excluded), F8 (top pair excluded - Mixup).
+
+  {6,8,9}: the SDs of round 1's exploratory 1-epoch pair test (seeds 100-109), measured directly. {1,4,7},
+  {3,6,7}: no 1-epoch pair test was run, so each endpoint takes the larger of {6,8,9}'s SD and a pilot SD
+  of the subset itself (seeds 0-4): Mixup - ERM for F7, dropped - matched drop (two Mixup variants) for
+  F8. In the raw regime the pilot's dropped - control SDs understated the pair test's 1.5-3x, hence the max.
+  """
+  seeds_1 = range(100, 110)
+  xp = {name: f"mixup-a1-xp{t.pair[0]}.{t.pair[1]}" for name, t in ROUND2_TARGETS.items()}
+  xc = {name: f"mixup-a1-xp{t.control[0]}.{t.control[1]}" for name, t in ROUND2_TARGETS.items()}
+  f7_689 = _e1_sd(root, "689", xp["689"], xc["689"], seeds=seeds_1, third=8)
+  f8_689 = _e1_sd(root, "689", xp["689"], "mixup-a1", seeds=seeds_1, third=8)
+  rows = []
+  for family, m, versus, ref_689 in (("F7", 6, "control pair excluded", f7_689), ("F8", 6, "Mixup", f8_689)):
+    for name, target in ROUND2_TARGETS.items():
+      n = 15 if name == "689" else 10
+      if name == "689":
+        sds, source = ref_689, "round 1, e1 {6,8,9}, seeds 100-109"
+      else:
+        treated, control, what = (
+          ("mixup-a1", "erm", "Mixup - ERM")
+          if family == "F7"
+          else (
+            f"mixup_filtered-a1-tmnist_{name}_erm_seed1000",
+            f"mixup_random_drop-a1-tmnist_{name}_erm_seed1000",
+            "dropped - control",
+          )
+        )
+        own = _e1_sd(root, name, treated, control, seeds=PILOT_SEEDS, third=target.third)
+        sds = tuple(max(a, b) for a, b in zip(ref_689, own, strict=True))
+        source = f"max of {{6,8,9}}'s and the e1 pilot's {what} ({100 * own[0]:.2f}, {100 * own[1]:.2f})"
+      reference = f"without {target.control[0]}+{target.control[1]}" if family == "F7" else versus
+      label = f"{name}: without {target.pair[0]}+{target.pair[1]} - {reference}"
+      for endpoint, sd in (("accuracy", sds[0]), (f"class-{target.third} error", sds[1])):
+        rows.append((family, f"{label}, {endpoint}", n, sd, mde(sd, n, 0.05 / m), mde(sd, n, 0.05), source))
+  return rows
+
+
+def _print(rows: list[tuple]) -> None:
+  print("| family | test | seeds | SD (pp) | MDE at α/m (pp) | MDE at α (pp) | SD from |")
+  print("|---|---|---|---|---|---|---|")
+  for family, test, n, sd, strict, loose, source in rows:
+    print(f"| {family} | {test} | {n} | {100 * sd:.2f} | {100 * strict:.2f} | {100 * loose:.2f} | {source} |")
 
 
 def main(root: str) -> None:
@@ -104,4 +165,9 @@ def main(root: str) -> None:
 
 
 if __name__ == "__main__":
-  main(sys.argv[1] if len(sys.argv) > 1 else "results/science")
+  args = [a for a in sys.argv[1:] if not a.startswith("--round")]
+  where = args[0] if args else "results/science"
+  if "--round=2" in sys.argv[1:]:
+    _print(round2(where))
+  else:
+    main(where)

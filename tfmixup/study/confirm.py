@@ -1,15 +1,18 @@
-"""The confirmatory round on intrusion: the runs `results/science/PLAN.md` preregistered.
+"""The confirmatory rounds on intrusion: the runs `results/science/PLAN.md` preregistered.
 
   python science_main.py --round=confirm --data_dir=../shared/mnist --output_dir=results/science
+  python science_main.py --round=confirm2 --data_dir=../shared/mnist --output_dir=results/science
 
 Fresh seeds (100 and up) in the raw regime (one epoch, unnormalized inputs):
 ERM, Mixup, intrusion-dropped Mixup and its matched random drop on the four
 causal subsets (teachers of their own, seed `TEACHER_SEED`, models kept);
 Mixup with the most-intruding class pair excluded against Mixup with a
 matched pair excluded (`exclude_pairs`); the third-class swap; full MNIST.
-The jobs are `science.Job`s in the sweep's regime directories, so the
-sweep's runner trains them (resumable, `--shard`), in the plan's order of
-priority: an interrupted round keeps its most important runs.
+Round 2 (`phases2`, seeds 200 and up) is the pair test in the 1-epoch
+regime on three subsets. The jobs are `science.Job`s in the sweep's regime
+directories, so the sweep's runner trains them (resumable, `--shard`), in
+the plan's order of priority: an interrupted round keeps its most
+important runs.
 """
 
 import dataclasses
@@ -43,6 +46,18 @@ TARGETS: dict[str, Target] = {
   "014": Target((0, 1), 4, (0, 4)),
 }
 PAIR_SUBSETS = ("689", "147", "367")
+
+# Round 2 (PLAN.md, "Round 2: the 1-epoch pair test"): the pair test in the 1-epoch regime (normalized inputs).
+# Its targets are that regime's: `results/science/intrusion.json`, the e1 ERM judge (seed 1000), α = 1.
+# {6,8,9} and {3,6,7}: the same pairs as round 1. {1,4,7}: the e1 judge flags 1 + 7 most (1.20% of its
+# mixes, called 4; 1 + 4: 0.21%), so the round-1 arms swap roles: 1 + 4 is the control (22.2% of the
+# mixes against 23.8%, the closer in size of the two pairs with class 4).
+ROUND2_REGIME = "e1"
+ROUND2_TARGETS: dict[str, Target] = {
+  "689": Target((6, 9), 8, (6, 8)),
+  "147": Target((1, 7), 4, (1, 4)),
+  "367": Target((6, 7), 3, (3, 6)),
+}
 # The swap's triples besides {6,8,9} (whose confirmatory runs serve as {6,9,8}: see PLAN.md), by name.
 SWAP_TRIPLES = {
   f"69{regimes.SWAP_K}": (6, 9, regimes.SWAP_K),
@@ -164,4 +179,73 @@ def run_confirm(plan: Round, base: TrainConfig, root: str, shard=(0, 1), log=pri
   runner = science._Runner(base, root, log)  # noqa: SLF001 - the grid's runner: one data load, locks, resume
   for name, jobs in phases(plan, base, root):
     log(f"Confirmatory round, phase: {name} ({len(jobs)} runs)")
+    runner.run_all(jobs, shard)
+
+
+@dataclasses.dataclass(frozen=True)
+class Round2:
+  """How much of round 2 to run (PLAN.md, "Round 2: the 1-epoch pair test").
+
+  Attributes:
+    name: "full" (the plan) or "ci" (tiny data, two seeds).
+    seeds: {6,8,9}'s seeds.
+    other_seeds: {1,4,7}'s and {3,6,7}'s.
+    erm_seeds: the exploratory ERM phase's, on each subset.
+    sizes: `TrainConfig` fields every run gets.
+  """
+
+  name: str
+  seeds: tuple[int, ...]
+  other_seeds: tuple[int, ...]
+  erm_seeds: tuple[int, ...]
+  sizes: dict = dataclasses.field(default_factory=dict)
+
+  def seeds_of(self, name: str) -> tuple[int, ...]:
+    """The confirmatory seeds of subset `name`."""
+    return self.seeds if name == "689" else self.other_seeds
+
+
+ROUNDS2 = {
+  "full": Round2("full", tuple(range(200, 215)), tuple(range(200, 210)), tuple(range(200, 210))),
+  "ci": Round2("ci", (200, 201), (200, 201), (200, 201), {"train_per_class": 60, "test_size": 300}),
+}
+ROUND2_ARMS = ("mixup", "pair_excluded", "matched_excluded")
+
+
+def round2_for(preset_name: str) -> Round2:
+  """Round 2's size for a science preset: "ci" the tiny one, the others the plan."""
+  return ROUNDS2["ci" if preset_name == "ci" else "full"]
+
+
+def round2_cell(plan: Round2, base: TrainConfig, name: str, arm: str, seeds: tuple[int, ...]) -> list[Job]:
+  """Round 2's runs of one arm ("erm" or one of `ROUND2_ARMS`) of subset `name`, by seed."""
+  method, exclude = ("erm", ()) if arm == "erm" else ("mixup", ())
+  if arm in ("pair_excluded", "matched_excluded"):
+    exclude = pair_arms(ROUND2_TARGETS[name])[arm]
+  return cell(plan, base, "", classes=SUBSETS[name], method=method, seeds=seeds, exclude=exclude, regime=ROUND2_REGIME)
+
+
+def phases2(plan: Round2, base: TrainConfig) -> list[tuple[str, list[Job]]]:
+  """Round 2's runs in the plan's order, as (phase name, jobs): {6,8,9}, the other two subsets, ERM last."""
+
+  def arms(names) -> list[Job]:
+    return [j for n in names for a in ROUND2_ARMS for j in round2_cell(plan, base, n, a, plan.seeds_of(n))]
+
+  return [
+    ("round 2, {6,8,9}: Mixup, top pair excluded, control pair excluded", arms(("689",))),
+    ("round 2, {1,4,7} and {3,6,7}: the same arms", arms(("147", "367"))),
+    (
+      "round 2, exploratory: ERM",
+      [j for n in ROUND2_TARGETS for j in round2_cell(plan, base, n, "erm", plan.erm_seeds)],
+    ),
+  ]
+
+
+def run_confirm2(plan: Round2, base: TrainConfig, root: str, shard=(0, 1), log=print) -> None:
+  """Trains round 2's phases in order (each finished by every shard before the next)."""
+  from tfmixup.study import science  # noqa: PLC0415
+
+  runner = science._Runner(base, root, log)  # noqa: SLF001 - the grid's runner: one data load, locks, resume
+  for name, jobs in phases2(plan, base):
+    log(f"Confirmatory round 2, phase: {name} ({len(jobs)} runs)")
     runner.run_all(jobs, shard)

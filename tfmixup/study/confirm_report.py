@@ -46,11 +46,6 @@ class ConfirmRuns:
   missing: set = dataclasses.field(default_factory=set)
   _read: dict = dataclasses.field(default_factory=dict)  # cells read so far (the sections share them)
 
-  def test_labels(self, result: dict) -> np.ndarray | None:
-    """The true labels of a run's test images, as the run saw them (None if the sizes disagree)."""
-    labels = training.data_for(TrainConfig.from_dict(result["config"]), self.full).test.labels
-    return labels if len(labels) == result["test_examples"] else None
-
   def cell(self, name: str, arm: str, seeds: Sequence[int], regime: str = REGIME) -> list[dict] | None:
     """The saved runs of one arm by seed (read once), or None if one is missing (noted in `missing`)."""
     key = (name, arm, tuple(seeds), regime)
@@ -76,23 +71,75 @@ class ConfirmRuns:
     return science.saved_runs(jobs, self.root, self.missing)
 
 
-def _acc(r: dict) -> float:
+def accuracy(r: dict) -> float:
   return r["test_accuracy"]
 
 
-def _third(label: int) -> Callable[[dict], float]:
+def third_error(label: int) -> Callable[[dict], float]:
   return lambda r: statistics.class_error(r, label)
+
+
+# PLAN.md's minimum detectable effects (80% power), pp, at Holm's strictest step (α/m) and at α, by
+# (family, subset, endpoint); `tests/test_confirm.py` checks them against PLAN.md's tables. F5's second
+# test had none planned; F6's planned row covers both of its tests.
+PLANNED_MDE: dict[tuple[str, str, str], tuple[float, float]] = {
+  ("F1", "689", "accuracy"): (0.68, 0.55),
+  ("F1", "147", "accuracy"): (0.39, 0.32),
+  ("F1", "367", "accuracy"): (0.56, 0.46),
+  ("F1", "014", "accuracy"): (0.34, 0.27),
+  ("F2", "689", "error"): (1.95, 1.57),
+  ("F2", "147", "error"): (1.19, 0.96),
+  ("F2", "367", "error"): (1.52, 1.23),
+  ("F2", "014", "error"): (0.53, 0.42),
+  ("F3", "689", "accuracy"): (0.42, 0.31),
+  ("F3", "689", "error"): (1.47, 1.08),
+  ("F3", "147", "accuracy"): (0.12, 0.09),
+  ("F3", "147", "error"): (0.57, 0.41),
+  ("F3", "367", "accuracy"): (0.51, 0.36),
+  ("F3", "367", "error"): (1.40, 0.99),
+  ("F3", "014", "accuracy"): (0.27, 0.19),
+  ("F3", "014", "error"): (0.85, 0.61),
+  ("F4", "689", "accuracy"): (0.53, 0.39),
+  ("F4", "689", "error"): (1.87, 1.38),
+  ("F4", "147", "accuracy"): (0.12, 0.09),
+  ("F4", "147", "error"): (0.55, 0.41),
+  ("F4", "367", "accuracy"): (0.49, 0.36),
+  ("F4", "367", "error"): (1.34, 0.99),
+  ("F5", "698", "error"): (2.69, 2.41),
+  ("F6", "689", "accuracy"): (1.21, 1.08),
+  ("F6", "147", "accuracy"): (1.21, 1.08),
+  # Round 2 (PLAN.md, "Round 2: the 1-epoch pair test").
+  ("F7", "689", "accuracy"): (0.29, 0.22),
+  ("F7", "689", "error"): (1.15, 0.88),
+  ("F7", "147", "accuracy"): (0.38, 0.28),
+  ("F7", "147", "error"): (1.51, 1.12),
+  ("F7", "367", "accuracy"): (0.75, 0.55),
+  ("F7", "367", "error"): (1.51, 1.12),
+  ("F8", "689", "accuracy"): (0.14, 0.10),
+  ("F8", "689", "error"): (0.56, 0.43),
+  ("F8", "147", "accuracy"): (0.18, 0.13),
+  ("F8", "147", "error"): (0.74, 0.55),
+  ("F8", "367", "accuracy"): (0.18, 0.13),
+  ("F8", "367", "error"): (0.74, 0.55),
+}
 
 
 @dataclasses.dataclass
 class Test:
-  """One planned test: its label, predicted sign (+1, -1, 0: none), and result (None: runs missing)."""
+  """One planned test: its label, predicted sign (+1, -1, 0: none), and result (None: runs missing).
+
+  `key` is (subset, "accuracy" or "error"), its row of the plan's MDE table; `m` the family's size
+  (set by `finish_family`, as are `adjusted` and `planned`).
+  """
 
   family: str
   label: str
   predicted: int
   result: dict | None
   adjusted: float = float("nan")
+  key: tuple[str, str] | None = None
+  m: int = 1
+  planned: tuple[float, float] | None = None
 
   def verdict(self) -> str:
     r = self.result
@@ -107,11 +154,37 @@ class Test:
       return "a difference (none predicted)"
     return f"inconclusive: {excluded}"
 
+  def is_null(self) -> bool:
+    """Run, and not significant after Holm."""
+    return self.result is not None and not self.adjusted < ALPHA
+
+  def excludes(self) -> str:
+    """The effect the 95% interval rules out, in the predicted direction (both ways if none is predicted)."""
+    r = self.result
+    if self.predicted > 0:
+      return f"> {100 * r['high']:+.2f}"
+    if self.predicted < 0:
+      return f"< {100 * r['low']:+.2f}"
+    return f"outside [{100 * r['low']:+.2f}, {100 * r['high']:+.2f}]"
+
+  def observed_mde(self) -> tuple[float, float]:
+    """The MDE (80% power) at the observed SD and these seeds, pp: at α/m (Holm's strictest step) and at α."""
+    r = self.result
+    return tuple(100 * statistics.mde(r["se"], r["df"], alpha) for alpha in (ALPHA / self.m, ALPHA))
+
 
 def _holm(tests: list[Test]) -> None:
   done = [t for t in tests if t.result is not None]
   for t, p in zip(done, statistics.holm([t.result["p"] for t in done]), strict=True):
     t.adjusted = p
+
+
+def finish_family(tests: list[Test]) -> None:
+  """Holm over the tests the family has; its size (the plan's m) and each test's planned MDE."""
+  _holm(tests)
+  for t in tests:
+    t.m = len(tests)
+    t.planned = PLANNED_MDE.get((t.family, *t.key)) if t.key else None
 
 
 def families(runs: ConfirmRuns) -> dict[str, list[Test]]:
@@ -122,17 +195,18 @@ def families(runs: ConfirmRuns) -> dict[str, list[Test]]:
   def paired(family, label, predicted, name, treated, control, outcome, seeds):  # noqa: PLR0917 - one planned test
     t, c = runs.cell(name, treated, seeds), runs.cell(name, control, seeds)
     result = None if t is None or c is None else statistics.paired(t, c, outcome)
-    out.setdefault(family, []).append(Test(family, label, predicted, result))
+    key = (name, "accuracy" if outcome is accuracy else "error")
+    out.setdefault(family, []).append(Test(family, label, predicted, result, key=key))
 
   for name in TARGETS:
-    paired("F1", f"{subset_label(name)}: Mixup − ERM, accuracy", -1, name, "mixup", "erm", _acc, plan.seeds)
+    paired("F1", f"{subset_label(name)}: Mixup − ERM, accuracy", -1, name, "mixup", "erm", accuracy, plan.seeds)
   for name, target in TARGETS.items():
     label = f"{subset_label(name)}: Mixup − ERM, class-{target.third} error"
-    paired("F2", label, +1, name, "mixup", "erm", _third(target.third), plan.seeds)
+    paired("F2", label, +1, name, "mixup", "erm", third_error(target.third), plan.seeds)
   for name, target in TARGETS.items():
     seeds = plan.seeds if name == "689" else plan.filter_seeds
     pre = f"{subset_label(name)}: dropped − control"
-    paired("F3", f"{pre}, accuracy", +1, name, "mixup_filtered", "mixup_random_drop", _acc, seeds)
+    paired("F3", f"{pre}, accuracy", +1, name, "mixup_filtered", "mixup_random_drop", accuracy, seeds)
     paired(
       "F3",
       f"{pre}, class-{target.third} error",
@@ -140,14 +214,14 @@ def families(runs: ConfirmRuns) -> dict[str, list[Test]]:
       name,
       "mixup_filtered",
       "mixup_random_drop",
-      _third(target.third),
+      third_error(target.third),
       seeds,
     )
   for name in confirm.PAIR_SUBSETS:
     target = TARGETS[name]
     (a, b), (c, d) = target.pair, target.control
     pre = f"{subset_label(name)}: without {a}+{b} − without {c}+{d}"
-    paired("F4", f"{pre}, accuracy", +1, name, "pair_excluded", "matched_excluded", _acc, plan.pair_seeds)
+    paired("F4", f"{pre}, accuracy", +1, name, "pair_excluded", "matched_excluded", accuracy, plan.pair_seeds)
     paired(
       "F4",
       f"{pre}, class-{target.third} error",
@@ -155,7 +229,7 @@ def families(runs: ConfirmRuns) -> dict[str, list[Test]]:
       name,
       "pair_excluded",
       "matched_excluded",
-      _third(target.third),
+      third_error(target.third),
       plan.pair_seeds,
     )
 
@@ -169,19 +243,20 @@ def families(runs: ConfirmRuns) -> dict[str, list[Test]]:
     ((f"{a}{b}8", 8), (f"{a}{b}{k}", k), 0),
   ):
     seeds_1 = plan.seeds if first == "689" else plan.pair_seeds
-    p1, p2 = penalty(first, _third(third_1), seeds_1), penalty(second, _third(third_2), plan.pair_seeds)
+    p1, p2 = penalty(first, third_error(third_1), seeds_1), penalty(second, third_error(third_2), plan.pair_seeds)
     label_1 = "{6,9,8}" if first == "689" else subset_label(first)
     label = f"class-{third_1} error penalty in {label_1} − class-{third_2}'s in {subset_label(second)}"
     result = None if p1 is None or p2 is None else statistics.welch(p1, p2)
-    out.setdefault("F5", []).append(Test("F5", label, predicted, result))
-  mnist = penalty("all", _acc, plan.mnist_seeds)
+    key = ("698", "error") if first == "689" else None
+    out.setdefault("F5", []).append(Test("F5", label, predicted, result, key=key))
+  mnist = penalty("all", accuracy, plan.mnist_seeds)
   for name in ("689", "147"):
-    sub = penalty(name, _acc, plan.seeds)
+    sub = penalty(name, accuracy, plan.seeds)
     result = None if sub is None or mnist is None else statistics.welch(sub, mnist)
     label = f"accuracy penalty, {subset_label(name)} − MNIST"
-    out.setdefault("F6", []).append(Test("F6", label, -1, result))
+    out.setdefault("F6", []).append(Test("F6", label, -1, result, key=(name, "accuracy")))
   for tests in out.values():
-    _holm(tests)
+    finish_family(tests)
   return out
 
 
@@ -197,7 +272,7 @@ FAMILY_LABELS = {
 }
 
 
-def _family_table(tests: list[Test]) -> str:
+def family_table(tests: list[Test]) -> str:
   rows = []
   for t in tests:
     if t.result is None:
@@ -208,29 +283,65 @@ def _family_table(tests: list[Test]) -> str:
   return markdown_table(["difference, pp [95% CI]", "seeds", "p", "Holm p", "reading"], rows)
 
 
+def nulls_table(tests: list[Test]) -> list[str]:
+  """For each null of a family: the effect its 95% interval excludes, the MDE reached, the MDE planned ([] if none)."""
+  rows = []
+  for t in tests:
+    if not t.is_null():
+      continue
+    reached = "{:.2f} / {:.2f}".format(*t.observed_mde())
+    planned = "{:.2f} / {:.2f}".format(*t.planned) if t.planned else "none planned"
+    rows.append((t.label, [t.excludes(), f"{100 * t.result['se']:.2f}", reached, planned]))
+  if not rows:
+    return []
+  columns = ["excludes a true effect, pp", "SE (pp)", "MDE at the observed SD, α/m / α", "planned MDE, α/m / α"]
+  return [
+    "What each null excludes (95% interval, in the predicted direction) and the minimum detectable effect"
+    f" (80% power, pp) it reached, at Holm's strictest step (α/{len(tests)}) and at α, next to the plan's:",
+    "",
+    markdown_table(columns, rows),
+    "",
+  ]
+
+
+def paired_bootstrap(full: training.SplitData, t: list[dict], c: list[dict], third: int | None) -> str:
+  """Two-way (seeds × test images) bootstrap of treated - control: accuracy, or `third`'s error if given.
+
+  Args:
+    full: the dataset with every class (to recover the runs' test labels).
+    t: the treated runs, by seed; c: the control runs of the same seeds.
+    third: a class label, or None for overall accuracy.
+
+  Returns:
+    The interval in pp with the number of test images, or why there is none.
+  """
+  preds = [training.decode_predictions(r) for r in (*t, *c)]
+  labels = true_test_labels(full, t[0])
+  if any(p is None for p in preds) or labels is None:
+    return "no per-image predictions"
+  by_seed = {r["config"]["seed"]: p for r, p in zip(c, preds[len(t) :], strict=True)}
+  pt = np.stack(preds[: len(t)])
+  pc = np.stack([by_seed[r["config"]["seed"]] for r in t])  # paired by seed
+  keep = np.ones(len(labels), bool) if third is None else labels == _index(t[0], third)
+  sign = 1.0 if third is None else -1.0  # errors, not correct answers, for a class's error rate
+  diff = sign * ((pt[:, keep] == labels[keep]).astype(float) - (pc[:, keep] == labels[keep]).astype(float))
+  return interval_pp(statistics.two_way_bootstrap(diff)) + f" ({keep.sum()} test images)"
+
+
+def true_test_labels(full: training.SplitData, result: dict) -> np.ndarray | None:
+  """The true labels of a run's test images, as the run saw them (None if the sizes disagree)."""
+  labels = training.data_for(TrainConfig.from_dict(result["config"]), full).test.labels
+  return labels if len(labels) == result["test_examples"] else None
+
+
 def _bootstrap_rows(runs: ConfirmRuns) -> list:
   """Two-way (seeds × test images) bootstrap intervals of the headline comparisons (F1, F2, F4)."""
   rows = []
   plan = runs.plan
 
-  def correct(results: list[dict]) -> np.ndarray | None:
-    preds = [training.decode_predictions(r) for r in results]
-    return None if any(p is None for p in preds) else np.stack(preds)
-
   def add(label: str, name: str, treated: str, control: str, seeds, third: int | None) -> None:  # noqa: PLR0917
     t, c = runs.cell(name, treated, seeds), runs.cell(name, control, seeds)
-    if t is None or c is None:
-      rows.append((label, ["not run"]))
-      return
-    labels = runs.test_labels(t[0])
-    pt, pc = correct(t), correct(c)
-    if pt is None or pc is None or labels is None:
-      rows.append((label, ["no per-image predictions"]))
-      return
-    keep = np.ones(len(labels), bool) if third is None else labels == _index(t[0], third)
-    sign = 1.0 if third is None else -1.0  # errors, not correct answers, for a class's error rate
-    diff = sign * ((pt[:, keep] == labels[keep]).astype(float) - (pc[:, keep] == labels[keep]).astype(float))
-    rows.append((label, [interval_pp(statistics.two_way_bootstrap(diff)) + f" ({keep.sum()} test images)"]))
+    rows.append((label, ["not run" if t is None or c is None else paired_bootstrap(runs.full, t, c, third)]))
 
   for name, target in TARGETS.items():
     add(f"F1 {subset_label(name)}: Mixup − ERM, accuracy", name, "mixup", "erm", plan.seeds, None)
@@ -303,20 +414,20 @@ def _exploratory(runs: ConfirmRuns) -> list[str]:
     seeds = plan.seeds if name == "689" else plan.filter_seeds
     t, m = runs.cell(name, "mixup_filtered", seeds), runs.cell(name, "mixup", seeds)
     if t is not None and m is not None:
-      acc = statistics.paired(t, m, _acc)
-      err = statistics.paired(t, m, _third(target.third))
+      acc = statistics.paired(t, m, accuracy)
+      err = statistics.paired(t, m, third_error(target.third))
       rows.append((f"{subset_label(name)}: dropped − Mixup", [interval_pp(acc), interval_pp(err)]))
   m, e = runs.cell("all", "mixup", plan.mnist_seeds), runs.cell("all", "erm", plan.mnist_seeds)
   if m is not None and e is not None:  # (F6's reference)
-    rows.append(("MNIST: Mixup − ERM", [interval_pp(statistics.paired(m, e, _acc)), "—"]))
+    rows.append(("MNIST: Mixup − ERM", [interval_pp(statistics.paired(m, e, accuracy)), "—"]))
   for name in confirm.PAIR_SUBSETS:
     target = TARGETS[name]
     for arm in ("pair_excluded", "matched_excluded"):
       for ref in ("mixup", "erm"):
         t, r = runs.cell(name, arm, plan.pair_seeds), runs.cell(name, ref, plan.pair_seeds)
         if t is not None and r is not None:
-          acc = statistics.paired(t, r, _acc)
-          err = statistics.paired(t, r, _third(target.third))
+          acc = statistics.paired(t, r, accuracy)
+          err = statistics.paired(t, r, third_error(target.third))
           rows.append(
             (f"{subset_label(name)}: {ARM_LABELS[arm]} − {ARM_LABELS[ref]}", [interval_pp(acc), interval_pp(err)])
           )
@@ -332,8 +443,8 @@ def _exploratory(runs: ConfirmRuns) -> list[str]:
     if t is None or c is None:
       e1.append((f"{ARM_LABELS[treated]} − {ARM_LABELS[control]}", ["not run", "not run"]))
       continue
-    acc = statistics.paired(t, c, _acc)
-    err = statistics.paired(t, c, _third(target.third))
+    acc = statistics.paired(t, c, accuracy)
+    err = statistics.paired(t, c, third_error(target.third))
     e1.append(
       (
         f"{ARM_LABELS[treated]} − {ARM_LABELS[control]}",
@@ -441,7 +552,8 @@ def section(plan: Round, base: TrainConfig, root: str, full: training.SplitData)
   for family, tests in fams.items():
     missing = sum(t.result is None for t in tests)
     note = f" **Incomplete: {missing} of {len(tests)} tests not run; Holm over the rest.**" if missing else ""
-    text += [f"### {FAMILY_LABELS[family]}", "", _family_table(tests) + ("\n\n" + note.strip() if note else ""), ""]
+    text += [f"### {FAMILY_LABELS[family]}", "", family_table(tests) + ("\n\n" + note.strip() if note else ""), ""]
+    text += nulls_table(tests)
   text += [
     "### Test-set sampling error: two-way bootstrap (seeds × test images, 2,000 resamples)",
     "",

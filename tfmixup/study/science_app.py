@@ -28,9 +28,10 @@ _SHARD = flags.DEFINE_string("shard", "0/1", "i/n: this process's share (n proce
 _ROUND = flags.DEFINE_enum(
   "round",
   "sweep",
-  ["sweep", "confirm"],
+  ["sweep", "confirm", "confirm2"],
   "sweep: the regime sweep, causal tests and swap of the preset; confirm: the preregistered confirmatory round "
-  "(results/science/PLAN.md; --preset=ci runs a tiny version). The report covers both.",
+  "(results/science/PLAN.md; --preset=ci runs a tiny version); confirm2: its round 2, the 1-epoch pair test "
+  "(PLAN.md, amendment). The report covers all three.",
 )
 _REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Only write the report from saved runs.")
 
@@ -59,6 +60,9 @@ def main(argv: list[str]) -> None:
       with checkpoints.stop_on_signals():  # SIGINT/SIGTERM: stop after this step, state saved
         if _ROUND.value == "confirm":
           confirm.run_confirm(confirm.round_for(preset.name), base, root, shard=shard)
+          chosen = science.choices(preset, base, root)
+        elif _ROUND.value == "confirm2":
+          confirm.run_confirm2(confirm.round2_for(preset.name), base, root, shard=parse_shard(_SHARD.value))
           chosen = science.choices(preset, base, root)
         else:
           chosen = science.run_science(preset, base, root, shard=shard)

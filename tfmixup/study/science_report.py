@@ -20,7 +20,17 @@ import numpy as np
 
 from tfmixup import outputs, training
 from tfmixup.config import TrainConfig
-from tfmixup.study import confirm, confirm_report, intrusion, judges, paper, regimes, science, statistics
+from tfmixup.study import (
+  confirm,
+  confirm_report,
+  intrusion,
+  judges,
+  paper,
+  regimes,
+  round2_report,
+  science,
+  statistics,
+)
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
 from tfmixup.study.tables import incomplete_note, interval_pp, markdown_table, subset_label
 
@@ -289,21 +299,24 @@ def causal_section(runs: Runs, chosen: dict, full: training.SplitData) -> tuple[
 
 
 def _flagged(runs: Runs, full: training.SplitData, regime: str, name: str) -> str:
-  """The share of one epoch of Mixup's mixes that `regime`'s teacher for `name` flags (cached)."""
+  """The share of one epoch of Mixup's mixes that `regime`'s teacher for `name` flags (cached).
+
+  The cache is read first: the teacher's model is needed only for a measurement not in it.
+  """
   import keras  # noqa: PLC0415
 
   teacher = science.teacher_job(runs.preset, regime, runs.base, name)
   path = training.model_path(teacher.output_dir(runs.root), teacher.config)
-  if not os.path.exists(path):
-    return NOT_RUN
-  train = training.data_for(teacher.config, full).train
   alpha = runs.base.alpha
+  key = f"{name} {alpha:g} erm {path}"
+  if key not in runs.cache and not os.path.exists(path):
+    return NOT_RUN
 
   def measure() -> dict:
+    train = training.data_for(teacher.config, full).train
     return intrusion.drawn_intrusion(train, judges.model_judge(keras.saving.load_model(path)), alpha=alpha)
 
-  measured = runs.cache.get(f"{name} {alpha:g} erm {path}", measure)
-  return f"{100 * measured['rate']:.2f}"
+  return f"{100 * runs.cache.get(key, measure)['rate']:.2f}"
 
 
 class _Cache:
@@ -317,6 +330,9 @@ class _Cache:
     except (OSError, ValueError):
       self._values = {}
 
+  def __contains__(self, key: str) -> bool:
+    return key in self._values
+
   def get(self, key: str, compute):
     if key not in self._values:
       self._values[key] = compute()
@@ -327,7 +343,8 @@ class _Cache:
 def intrusion_section(runs: Runs, full: training.SplitData) -> str:
   """Intrusion on every dataset, over one epoch of the mixes Mixup draws at α = 0.2, 1, 4, judged two ways.
 
-  The measurements are kept in `<root>/intrusion.json` by dataset, α, judge and teacher path.
+  The measurements are kept in `<root>/intrusion.json` by dataset, α, judge and teacher path, and read
+  from there first: a teacher's model (not committed) is needed only to measure what the file lacks.
   """
   import keras  # noqa: PLC0415
 
@@ -342,20 +359,21 @@ def intrusion_section(runs: Runs, full: training.SplitData) -> str:
     train = training.data_for(config, full).train
     teacher = science.teacher_job(preset, preset.standard, runs.base, name)
     path = training.model_path(teacher.output_dir(runs.root), teacher.config)
-    if not os.path.exists(path):
+    keys = {(alpha, k): f"{name} {alpha:g} {k} {path}" for alpha in alphas for k in ("erm", "nn")}
+    if not all(key in cache for key in keys.values()) and not os.path.exists(path):
       runs.missing.add(f"{preset.standard}/{teacher.config.run_name} (model)")
       rows.append((subset_label(name), [NOT_RUN] * len(alphas)))
       continue
-    by_judge = {
-      "erm": judges.model_judge(keras.saving.load_model(path)),
-      "nn": judges.nearest_neighbour_judge(train),
+    by_judge = {  # built only if a measurement is not cached
+      "erm": functools.cache(lambda path=path: judges.model_judge(keras.saving.load_model(path))),
+      "nn": functools.cache(lambda train=train: judges.nearest_neighbour_judge(train)),
     }
     cells = []
     for alpha in alphas:
       measured = {
         k: cache.get(
-          f"{name} {alpha:g} {k} {path}",
-          lambda judge=judge, alpha=alpha, train=train: intrusion.drawn_intrusion(train, judge, alpha=alpha),
+          keys[(alpha, k)],
+          lambda judge=judge, alpha=alpha, train=train: intrusion.drawn_intrusion(train, judge(), alpha=alpha),
         )
         for k, judge in by_judge.items()
       }
@@ -555,6 +573,7 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
   swap_text, swap = swap_section(runs, chosen["swap"])
   classes_text = class_section(runs, chosen)
   confirm_text, confirm_missing = confirm_report.section(confirm.round_for(preset.name), base, root, full)
+  round2_text, round2_missing = round2_report.section(confirm.round2_for(preset.name), base, root, full)
   header = [
     "# Does intrusion cause Mixup's penalty? (generated)",
     "",
@@ -562,7 +581,7 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
     " batch size of the reproduction (Adam 1e-3, batch 128); regimes in `tfmixup/study/regimes.py`.",
     "",
     "Sections 1-5 are the session grid (seeds 0-4): **exploratory** (the regime was chosen on these seeds, and"
-    " nothing there is corrected for multiplicity). The preregistered confirmatory round is section 0.",
+    " nothing there is corrected for multiplicity). The preregistered confirmatory rounds are sections 0 and 0b.",
     "",
     f"- The regime closest to the study's ERM test accuracies (mean |ours − study's| over MNIST, {{6,8,9}},"
     f" {{1,4,7}}, as many as the regime has, pp): **{closest}** ("
@@ -576,7 +595,10 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
   header += incomplete_note(runs.missing, "cells have unsaved runs", "run the same command again to finish them")
   if confirm_missing:
     header += [f"**Incomplete: {len(confirm_missing)} confirmatory runs are not saved** (section 0 says which).", ""]
-  text = "\n".join([*header, confirm_text, sweep_text, causal_text, intrusion_text, swap_text, classes_text])
+  if round2_missing:
+    header += [f"**Incomplete: {len(round2_missing)} round-2 runs are not saved** (section 0b says which).", ""]
+  sections = [confirm_text, round2_text, sweep_text, causal_text, intrusion_text, swap_text, classes_text]
+  text = "\n".join([*header, *sections])
   with open(os.path.join(root, "science.md"), "w") as f:
     f.write(text)
   with open(os.path.join(root, "choices.json"), "w") as f:

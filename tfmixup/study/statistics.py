@@ -1,4 +1,4 @@
-"""The study's statistics, in one place: t intervals and tests, Welch, Holm, a two-way bootstrap, class errors.
+"""The study's statistics, in one place: t intervals and tests, Welch, Holm, a two-way bootstrap, MDEs, class errors.
 
 Runs are paired by seed (same seed: same initial weights and first pass):
 `paired` and `error_ratio` compare two methods over the seeds both have;
@@ -17,19 +17,20 @@ def t_interval(values: Sequence[float]) -> dict:
   """Mean of `values` with a 95% t interval and the two-sided p of "mean = 0".
 
   Returns:
-    {"mean", "low", "high", "n", "sd", "p"} (interval, sd and p NaN for n < 2;
-    p 1.0 when every value is 0, NaN-free).
+    {"mean", "low", "high", "n", "sd", "se", "df", "p"} (interval, sd, se and p
+    NaN for n < 2; p 1.0 when every value is 0, NaN-free).
   """
   values = np.asarray(values, float)
   n = len(values)
   mean = float(np.mean(values)) if n else float("nan")
   if n < 2:
-    return {"mean": mean, "low": float("nan"), "high": float("nan"), "n": n, "sd": float("nan"), "p": float("nan")}
+    nan = float("nan")
+    return {"mean": mean, "low": nan, "high": nan, "n": n, "sd": nan, "se": nan, "df": nan, "p": nan}
   sd = float(np.std(values, ddof=1))
   se = sd / np.sqrt(n)
   half = float(stats.t.ppf(0.975, n - 1) * se)
   p = float(2 * stats.t.sf(abs(mean) / se, n - 1)) if se > 0 else (1.0 if mean == 0 else 0.0)
-  return {"mean": mean, "low": mean - half, "high": mean + half, "n": n, "sd": sd, "p": p}
+  return {"mean": mean, "low": mean - half, "high": mean + half, "n": n, "sd": sd, "se": float(se), "df": n - 1, "p": p}
 
 
 def pairs_by_seed(treated: Sequence[dict], control: Sequence[dict]) -> list[tuple[dict, dict]]:
@@ -82,7 +83,11 @@ def error_ratio(treated: Sequence[dict], control: Sequence[dict]) -> dict:
 
 
 def welch(a: Sequence[float], b: Sequence[float]) -> dict:
-  """Mean(a) - mean(b) with a 95% Welch interval and its two-sided p (independent samples)."""
+  """Mean(a) - mean(b) with a 95% Welch interval and its two-sided p (independent samples).
+
+  Returns:
+    {"mean", "low", "high", "n" (the smaller sample), "se", "df" (Welch-Satterthwaite), "p"}.
+  """
   a, b = np.asarray(a, float), np.asarray(b, float)
   va, vb = np.var(a, ddof=1) / len(a), np.var(b, ddof=1) / len(b)
   se = float(np.sqrt(va + vb))
@@ -90,7 +95,8 @@ def welch(a: Sequence[float], b: Sequence[float]) -> dict:
   mean = float(np.mean(a) - np.mean(b))
   half = float(stats.t.ppf(0.975, df) * se)
   p = float(2 * stats.t.sf(abs(mean) / se, df)) if se > 0 else (1.0 if mean == 0 else 0.0)
-  return {"mean": mean, "low": mean - half, "high": mean + half, "n": min(len(a), len(b)), "p": p}
+  n = min(len(a), len(b))
+  return {"mean": mean, "low": mean - half, "high": mean + half, "n": n, "se": se, "df": float(df), "p": p}
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
@@ -129,6 +135,20 @@ def two_way_bootstrap(differences: np.ndarray, resamples: int = 2000, seed: int 
   means = np.einsum("rs,st,rt->r", w_seed, d, w_image) / (s * t)
   low, high = np.percentile(means, [2.5, 97.5])
   return {"mean": float(d.mean()), "low": float(low), "high": float(high), "n": s, "images": t}
+
+
+def mde(se: float, df: float, alpha: float, power: float = 0.8) -> float:
+  """The smallest true difference a two-sided t test at `alpha` detects with `power`.
+
+  The usual approximation without the noncentral t: (t_{1-α/2} + t_{power}) · se.
+
+  Args:
+    se: the standard error of the difference (paired: sd / sqrt(n); Welch: sqrt(sd_a² / n_a + sd_b² / n_b)).
+    df: its degrees of freedom (paired: n - 1).
+    alpha: the test's two-sided level (α / m at Holm's strictest step).
+    power: the chance of p < alpha when the true difference is the returned one.
+  """
+  return float((stats.t.ppf(1 - alpha / 2, df) + stats.t.ppf(power, df)) * se)
 
 
 def class_errors(result: dict) -> np.ndarray:
