@@ -293,9 +293,9 @@ class TrainLoopTest(tf.test.TestCase, parameterized.TestCase):
     super().setUpClass()
     cls.data = training.load_data(SMALL)
 
-  @parameterized.parameters("erm", "mixup", "pair_sampling")
-  def test_run_json_matches_fit(self, method):
-    config = dataclasses.replace(SMALL, method=method)
+  def test_run_json_matches_fit(self):
+    # Mixup here (the tiny-model tests cover ERM and pair sampling): each run costs minutes under XLA:CPU's scan.
+    config = SMALL
     fit = training.train(dataclasses.replace(config, loop="fit"), data=self.data, verbose=0)
     loop = training.train(dataclasses.replace(config, loop="epoch"), data=self.data, verbose=0)
     self.assertEqual((fit["loop"], loop["loop"], loop["feed"]), ("fit", "epoch", "device"))
