@@ -491,6 +491,36 @@ def _shares(full: training.SplitData) -> list[str]:
   ]
 
 
+def draw_class_deltas(ax, figure: dict, name: str, arms, third: int, spacing: float, first_color: int) -> None:  # noqa: PLR0913, PLR0917
+  """One panel of per-class error deltas: per class of subset `name`, each arm's paired interval (`figure`'s).
+
+  Args:
+    figure: `{(subset, arm, class): {"mean", "low", "high"}}` (fractions).
+    arms: the arms, side by side around each class (`spacing` apart), colours C`first_color`, C`first_color + 1`, ...
+    third: the subset's third class (marked on its tick).
+  """
+  classes = [c for n, a, c in figure if n == name and a == arms[0]]
+  centre = (len(arms) - 1) / 2
+  for j, arm in enumerate(arms):
+    for k, c in enumerate(classes):
+      i = figure.get((name, arm, c))
+      if i is None:
+        continue
+      ax.errorbar(
+        k + (j - centre) * spacing,
+        100 * i["mean"],
+        yerr=[[100 * (i["mean"] - i["low"])], [100 * (i["high"] - i["mean"])]],
+        fmt="o",
+        ms=3,
+        color=f"C{j + first_color}",
+        label=ARM_LABELS[arm] if k == 0 else None,
+      )
+  ax.axhline(0, color="grey", lw=0.8)
+  ax.set_xticks(
+    range(len(classes)), [f"class {c}" + (" (third)" if c == str(third) else "") for c in classes], fontsize=7
+  )
+
+
 def _figure(figure: dict, root: str) -> None:
   import matplotlib  # noqa: PLC0415
 
@@ -500,28 +530,7 @@ def _figure(figure: dict, root: str) -> None:
   arms = ("mixup", "mixup_filtered", "mixup_random_drop", "pair_excluded", "matched_excluded")
   fig, axes = plt.subplots(1, len(TARGETS), figsize=(4 * len(TARGETS), 3.4), sharey=True)
   for ax, name in zip(axes, TARGETS, strict=True):
-    classes = [c for n, a, c in figure if n == name and a == "mixup"]
-    for j, arm in enumerate(arms):
-      for k, c in enumerate(classes):
-        i = figure.get((name, arm, c))
-        if i is None:
-          continue
-        x = k + (j - 2) * 0.15
-        ax.errorbar(
-          x,
-          100 * i["mean"],
-          yerr=[[100 * (i["mean"] - i["low"])], [100 * (i["high"] - i["mean"])]],
-          fmt="o",
-          ms=3,
-          color=f"C{j}",
-          label=ARM_LABELS[arm] if k == 0 else None,
-        )
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(
-      range(len(classes)),
-      [f"class {c}" + (" (third)" if c == str(TARGETS[name].third) else "") for c in classes],
-      fontsize=7,
-    )
+    draw_class_deltas(ax, figure, name, arms, TARGETS[name].third, spacing=0.15, first_color=0)
     ax.set_title(f"{subset_label(name)}, raw regime")
   axes[0].set_ylabel("test error − ERM's, pp (paired 95% CI)")
   axes[0].legend(fontsize=6, loc="upper left")  # the first panel has every arm

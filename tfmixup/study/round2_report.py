@@ -22,6 +22,7 @@ from tfmixup.study.confirm_report import (
   ARM_LABELS,
   Test,
   accuracy,
+  draw_class_deltas,
   family_table,
   finish_family,
   nulls_table,
@@ -188,25 +189,7 @@ def _figure(figure: dict, root: str) -> None:
   arms = ("pair_excluded", "matched_excluded")
   fig, axes = plt.subplots(1, len(ROUND2_TARGETS), figsize=(4 * len(ROUND2_TARGETS), 3.4), sharey=True)
   for ax, (name, target) in zip(axes, ROUND2_TARGETS.items(), strict=True):
-    classes = [c for n, a, c in figure if n == name and a == arms[0]]
-    for j, arm in enumerate(arms):
-      for k, c in enumerate(classes):
-        i = figure.get((name, arm, c))
-        if i is None:
-          continue
-        ax.errorbar(
-          k + (j - 0.5) * 0.2,
-          100 * i["mean"],
-          yerr=[[100 * (i["mean"] - i["low"])], [100 * (i["high"] - i["mean"])]],
-          fmt="o",
-          ms=3,
-          color=f"C{j + 3}",
-          label=ARM_LABELS[arm] if k == 0 else None,
-        )
-    ax.axhline(0, color="grey", lw=0.8)
-    ax.set_xticks(
-      range(len(classes)), [f"class {c}" + (" (third)" if c == str(target.third) else "") for c in classes], fontsize=7
-    )
+    draw_class_deltas(ax, figure, name, arms, target.third, spacing=0.2, first_color=3)
     ax.set_title(f"{subset_label(name)}, 1 epoch: without {_pair(target.pair)} / {_pair(target.control)}", fontsize=8)
   axes[0].set_ylabel("test error − Mixup's, pp (paired 95% CI)")
   axes[0].legend(fontsize=6, loc="upper left")
