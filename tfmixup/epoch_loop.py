@@ -116,12 +116,20 @@ def _steps(trainer: keras.Model) -> _Steps:
 
 
 def _state(trainer: keras.Model) -> tuple:
-  return (
+  """The training state as the compiled steps take it, each array committed to its sharding.
+
+  A variable's first value is uncommitted and a compiled step's output committed; JAX 0.4 keys its
+  compiled functions on the difference, so without the `device_put` the second epoch compiles again.
+  """
+  import jax  # noqa: PLC0415 - JAX only where the loop runs
+
+  values = (
     [v.value for v in trainer.trainable_variables],
     [v.value for v in trainer.non_trainable_variables],
     [v.value for v in trainer.optimizer.variables],
     [v.value for v in trainer.metrics_variables],
   )
+  return jax.device_put(values, jax.tree_util.tree_map(lambda value: value.sharding, values))
 
 
 def _assign(trainer: keras.Model, state: tuple) -> None:
@@ -135,6 +143,13 @@ def _assign(trainer: keras.Model, state: tuple) -> None:
   for variables, values in groups:
     for variable, value in zip(variables, values, strict=True):
       variable.assign(value)
+
+
+def _record_shardings(trainer: keras.Model) -> None:
+  """Records the state's shardings, which Keras 3.10's `train_step` reads (as its `fit` does before training)."""
+  record = getattr(trainer, "_record_training_state_sharding_spec", None)
+  if record is not None:
+    record()
 
 
 def _float_logs(logs: dict) -> dict:
@@ -268,6 +283,7 @@ def fit(  # noqa: PLR0913 - fit's own arguments
     callbacks.on_epoch_begin(epoch)  # before the epoch's batches are drawn (a stage's EpochSync)
     stacked, last, num_steps = source.get(epoch)
     callbacks.on_train_batch_begin(0)
+    _record_shardings(trainer)  # each epoch: a validation `evaluate` clears them (Keras 3.10)
     state = _state(trainer)
     if stacked is not None:
       step_logs, state = steps.epoch(state, stacked)
@@ -290,4 +306,7 @@ def fit(  # noqa: PLR0913 - fit's own arguments
       break
   trainer.optimizer.finalize_variable_values(trainer.trainable_weights)
   callbacks.on_train_end(logs)
+  clear = getattr(trainer, "_clear_jax_state_sharding", None)
+  if clear is not None:
+    clear()
   return trainer.history
