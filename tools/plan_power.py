@@ -2,6 +2,7 @@
 
   .venv/bin/python tools/plan_power.py [results/science]             # round 1
   .venv/bin/python tools/plan_power.py [results/science] --round=2   # round 2: the 1-epoch pair test
+  .venv/bin/python tools/plan_power.py [results/science] --round=3   # round 3: the study-like regime
 
 Reads the session grid's raw-regime runs (seeds 0-4, `results/science/regimes/raw/runs`), computes the
 per-seed differences each planned test will use (overall test accuracy; the error rate of the class the
@@ -115,6 +116,47 @@ def round2(root: str) -> list[tuple]:
   return rows
 
 
+def _penalty_sd(root: str, regime: str, name: str, tag: str, *, seeds, third: int | None) -> tuple[float, float]:
+  """SDs over `seeds` of Mixup - ERM in `regime` (file tag `tag`): (accuracy, class `third`'s error or NaN)."""
+  acc, err = [], []
+  for seed in seeds:
+    m = _run(root, f"mnist-{name}-mixup-a1{tag}-seed{seed}", regime)
+    e = _run(root, f"mnist-{name}-erm{tag}-seed{seed}", regime)
+    acc.append(m["test_accuracy"] - e["test_accuracy"])
+    err.append(np.nan if third is None else class_error(m, third) - class_error(e, third))
+  return float(np.std(acc, ddof=1)), float(np.std(err, ddof=1))
+
+
+def round3(root: str) -> list[tuple]:
+  """Round 3's MDE rows (exploratory: alpha 0.05, no correction; 10 seeds per subset cell, 5 for MNIST).
+
+  The SDs come from the pilot seeds 0-4. The new cells (class-sorted subsets with 0-255 inputs) have no
+  pilot: each endpoint takes the larger of the SDs of the two regimes they combine, `sorted` and `raw`.
+  MNIST's penalty: `e1` (seeds 0-4) and `raw` (seeds 100-104, round 1). The contrast subset - MNIST
+  compares independent runs (10 and 5), with the larger of the two SDs for both.
+  """
+  rows = []
+  mnist = {
+    "[0, 1]": _penalty_sd(root, "e1", "all", "", seeds=PILOT_SEEDS, third=None)[0],
+    "0-255": _penalty_sd(root, "raw", "all", "-x255", seeds=range(100, 105), third=None)[0],
+  }
+  for name in ("689", "147"):
+    third = TARGETS[name].third
+    sorted_sd = _penalty_sd(root, "sorted", name, "-sb5000", seeds=PILOT_SEEDS, third=third)
+    raw_sd = _penalty_sd(root, "raw", name, "-x255", seeds=PILOT_SEEDS, third=third)
+    for inputs, sds, source in (
+      ("[0, 1]", sorted_sd, "sorted (the runs themselves)"),
+      ("0-255", tuple(max(a, b) for a, b in zip(sorted_sd, raw_sd, strict=True)), "max of sorted's and raw's"),
+    ):
+      label = f"{name}, {inputs} inputs: Mixup - ERM"
+      for family, endpoint, sd in (("penalty", "accuracy", sds[0]), ("signature", f"class-{third} error", sds[1])):
+        rows.append((family, f"{label}, {endpoint}", 10, sd, mde(sd, 10, 0.05), mde(sd, 10, 0.05), source))
+      sd = max(sds[0], mnist[inputs])
+      contrast = mde(sd, 10, 0.05, paired=False, n2=5)
+      rows.append(("vs MNIST", f"{name} - MNIST, {inputs} inputs, penalty", 10, sd, contrast, contrast, "max of both"))
+  return rows
+
+
 def _print(rows: list[tuple]) -> None:
   print("| family | test | seeds | SD (pp) | MDE at α/m (pp) | MDE at α (pp) | SD from |")
   print("|---|---|---|---|---|---|---|")
@@ -169,5 +211,7 @@ if __name__ == "__main__":
   where = args[0] if args else "results/science"
   if "--round=2" in sys.argv[1:]:
     _print(round2(where))
+  elif "--round=3" in sys.argv[1:]:
+    _print(round3(where))
   else:
     main(where)

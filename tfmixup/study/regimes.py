@@ -81,6 +81,11 @@ REGIMES: dict[str, Regime] = {
     Regime("a4", "1 epoch, α = 4", {"alpha": 4.0}, erm_from="e1"),
     Regime("sorted", "1 epoch, class-sorted data, shuffle buffer 5,000", {"sorted_buffer": 5000}),
     Regime("raw", "1 epoch, unnormalized 0-255 inputs", {"input_scale": 255.0}),
+    Regime(
+      "sorted_raw",
+      "1 epoch, class-sorted data, shuffle buffer 5,000, unnormalized 0-255 inputs",
+      {"sorted_buffer": 5000, "input_scale": 255.0},
+    ),
   )
 }
 
@@ -122,7 +127,9 @@ PRESETS: dict[str, Preset] = {
   "full": Preset(
     name="full",
     seeds=tuple(range(5)),
-    sweep=tuple((name, _ALL) for name in REGIMES),
+    # Class-sorted full MNIST is left out: through a 5,000-example buffer, one epoch sees the classes
+    # nearly one at a time and ends at 44% test accuracy (issue 17); the subsets' runs are what it is for.
+    sweep=tuple((name, _NO_MNIST if "sorted_buffer" in REGIMES[name].changes else _ALL) for name in REGIMES),
     standard="e5",
     causal_methods=FILTER_METHODS + ADA_METHODS,
     causal_methods_worst=FILTER_METHODS + ADA_METHODS,

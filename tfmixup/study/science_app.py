@@ -28,10 +28,11 @@ _SHARD = flags.DEFINE_string("shard", "0/1", "i/n: this process's share (n proce
 _ROUND = flags.DEFINE_enum(
   "round",
   "sweep",
-  ["sweep", "confirm", "confirm2"],
+  ["sweep", "confirm", "confirm2", "study"],
   "sweep: the regime sweep, causal tests and swap of the preset; confirm: the preregistered confirmatory round "
   "(results/science/PLAN.md; --preset=ci runs a tiny version); confirm2: its round 2, the 1-epoch pair test "
-  "(PLAN.md, amendment). The report covers all three.",
+  "(PLAN.md, amendment); study: round 3, the study's table in the most study-like configuration (exploratory). "
+  "The report covers all four.",
 )
 _REPORT_ONLY = flags.DEFINE_bool("report_only", False, "Only write the report from saved runs.")
 
@@ -43,7 +44,7 @@ def main(argv: list[str]) -> None:
   program = commands.start(argv)
   from tfmixup import checkpoints, training  # noqa: PLC0415
   from tfmixup.config import TrainConfig  # noqa: PLC0415
-  from tfmixup.study import confirm, science, science_report  # noqa: PLC0415
+  from tfmixup.study import confirm, science, science_report, study_like  # noqa: PLC0415
   from tfmixup.study.regimes import PRESETS  # noqa: PLC0415
 
   preset = PRESETS[_PRESET.value]
@@ -63,6 +64,9 @@ def main(argv: list[str]) -> None:
           chosen = science.choices(preset, base, root)
         elif _ROUND.value == "confirm2":
           confirm.run_confirm2(confirm.round2_for(preset.name), base, root, shard=parse_shard(_SHARD.value))
+          chosen = science.choices(preset, base, root)
+        elif _ROUND.value == "study":
+          study_like.run_round3(study_like.round3_for(preset.name), base, root, shard=shard)
           chosen = science.choices(preset, base, root)
         else:
           chosen = science.run_science(preset, base, root, shard=shard)
