@@ -19,7 +19,7 @@ from scipy import stats
 
 from tfmixup import training
 from tfmixup.config import TrainConfig
-from tfmixup.study import confirm, confirm_report, round2_report, statistics
+from tfmixup.study import confirm, confirm_report, regimes, round2_report, statistics, study_like, study_like_report
 
 
 class StatisticsTest(tf.test.TestCase):
@@ -317,3 +317,86 @@ class Round2ReportTest(tf.test.TestCase):
     rows, _ = round2_report.class_rows(runs)
     self.assertIn(("{6,8,9} Mixup − ERM", ["not run"]), rows)
     self.assertTrue(any(name.startswith("e1/mnist-689-erm") for name in runs.missing))
+
+
+class StudyLikeRoundTest(tf.test.TestCase):
+  """Round 3's jobs (PLAN.md, "Round 3"): the study's datasets, each in its study-like regime, the planned seeds."""
+
+  def test_settings_regimes_and_seeds(self):
+    phases = study_like.phases3(study_like.ROUNDS3["full"], TrainConfig(data_dir="d"))
+    jobs = [j for _, phase in phases for j in phase]
+    self.assertLen(jobs, 2 * 2 * (2 * 10 + 5))  # settings x methods x (two subsets' 10 seeds + MNIST's 5)
+    expected = {  # (inputs, dataset) -> (regime, input_scale, sorted_buffer)
+      (1.0, None): ("e1", None),
+      (255.0, None): ("raw", None),
+      (1.0, (6, 8, 9)): ("sorted", 5000),
+      (255.0, (6, 8, 9)): ("sorted_raw", 5000),
+      (1.0, (1, 4, 7)): ("sorted", 5000),
+      (255.0, (1, 4, 7)): ("sorted_raw", 5000),
+    }
+    seen = {}
+    for j in jobs:
+      c = j.config
+      self.assertEqual((c.epochs, c.alpha, c.fraction, c.train_per_class), (1, 1.0, 1.0, None))
+      self.assertIn(c.method, ("erm", "mixup"))
+      self.assertEqual(expected[(c.input_scale, c.classes)], (j.regime, c.sorted_buffer), c.run_name)
+      seen.setdefault((c.input_scale, c.classes, c.method), set()).add(c.seed)
+    self.assertLen(seen, 12)
+    for (_, classes, _), seeds in seen.items():
+      self.assertEqual(seeds, set(range(5)) if classes is None else set(range(10)))
+    # The new regime is its two parents' changes, and not a sweep regime (so the grid's choices stay as they were).
+    self.assertEqual(regimes.REGIMES["sorted_raw"].changes, {**regimes.REGIMES["sorted"].changes, **RAW})
+    self.assertNotIn("sorted_raw", regimes.PRESETS["session"].regimes())
+    for regime, names in regimes.PRESETS["full"].sweep:  # class-sorted full MNIST: left out (44%, meaningless)
+      self.assertFalse("sorted_buffer" in regimes.REGIMES[regime].changes and "all" in names, regime)
+
+
+RAW = regimes.REGIMES["raw"].changes
+
+
+class StudyLikeReportTest(tf.test.TestCase):
+  """Round 3's tables on fabricated runs of its ci size: Mixup costs {6,8,9} 2 pp (on its 8s), MNIST 0.5 pp."""
+
+  def setUp(self):
+    super().setUp()
+    self.root = tempfile.mkdtemp()
+    self.plan = study_like.ROUNDS3["ci"]
+    self.base = TrainConfig(data_dir="unused")
+    for _, jobs in study_like.phases3(self.plan, self.base):
+      for job in jobs:
+        c = job.config
+        accuracy, errors = 0.96 + 0.01 * c.seed, {}  # seed-to-seed spread that only pairing removes
+        if c.method == "mixup" and c.classes == (6, 8, 9):
+          accuracy -= 0.02 + 0.001 * c.seed  # seeds 0, 1: -2.0, -2.1 pp
+          errors = {8: 6 + 3 * c.seed}  # seeds 0, 1: +6, +9 of the 100 8s
+        elif c.method == "mixup" and c.classes is None:
+          accuracy -= 0.005 - 0.001 * c.seed  # seeds 0, 1: -0.5, -0.4 pp
+        _fabricate(self.root, job, errors, accuracy)
+
+  def test_penalties_contrasts_and_classes(self):
+    runs = study_like_report.StudyRuns(self.plan, self.base, self.root)
+    rows = dict(study_like_report.penalty_rows(runs))
+    mnist, s689, s147, c689, c147 = rows["[0, 1] inputs"]
+    self.assertStartsWith(mnist, "-0.45 [")  # paired by seed: -0.5, -0.4
+    self.assertStartsWith(s689, "-2.05 [")
+    self.assertStartsWith(s147, "+0.00 [")
+    self.assertStartsWith(c689, "-1.60 [")  # Welch: {6,8,9}'s -2.05 minus MNIST's -0.45
+    self.assertStartsWith(c147, "+0.45 [")
+    self.assertEndsWith(s689, "[-2.69, -1.41] (excludes the study's -2.8)")  # ±0.05 · t(1 df) = ±0.64
+    self.assertEndsWith(mnist, "[-1.09, +0.19] (holds the study's -0.2)")
+    self.assertEqual(rows["0-255 inputs"], rows["[0, 1] inputs"])  # the same fabricated numbers in both settings
+    classes = dict(study_like_report.class_rows(runs))
+    self.assertStartsWith(classes["[0, 1] inputs, {6,8,9} (third class 8)"][0], "6: +0.00 [")
+    self.assertIn("; 8: +7.50 [", classes["[0, 1] inputs, {6,8,9} (third class 8)"][0])
+    self.assertEmpty(runs.missing)
+
+  def test_missing_runs_are_reported_not_computed(self):
+    (job,) = study_like.cell(self.plan, self.base, study_like.SETTINGS[1], "147", "erm")[:1]
+    os.remove(training.result_path(job.output_dir(self.root), job.config))
+    text, missing = study_like_report.section(self.plan, self.base, self.root)
+    self.assertEqual(missing, {f"sorted_raw/{job.config.run_name}"})
+    rows = dict(study_like_report.penalty_rows(study_like_report.StudyRuns(self.plan, self.base, self.root)))
+    self.assertEqual(rows["0-255 inputs"][2], "not run")  # {1,4,7}
+    self.assertEqual(rows["0-255 inputs"][4], "not run")  # {1,4,7} − MNIST
+    self.assertNotIn("not run", rows["[0, 1] inputs"])
+    self.assertIn("**Incomplete: 1 round-3 runs are not saved**", text)

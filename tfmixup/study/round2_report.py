@@ -248,6 +248,12 @@ def section(plan: Round2, base: TrainConfig, root: str, full: training.SplitData
       ' within 70 minutes of the launch), so the rows against ERM read "not run".',
       "",
     ]
+  elif plan.name == "full":
+    text += [
+      "The exploratory ERM phase was not run in round 2's session (its 70-minute stop rule); it was run later,"
+      " unchanged, under PLAN.md's round-3 amendment. It enters only the rows against ERM.",
+      "",
+    ]
   missing = runs.missing - erm
   text += incomplete_note(missing, "round-2 runs not saved", "run `science_main.py --round=confirm2` again")
   if figure:

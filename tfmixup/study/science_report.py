@@ -30,6 +30,8 @@ from tfmixup.study import (
   round2_report,
   science,
   statistics,
+  study_like,
+  study_like_report,
 )
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
 from tfmixup.study.tables import incomplete_note, interval_pp, markdown_table, subset_label
@@ -574,6 +576,7 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
   classes_text = class_section(runs, chosen)
   confirm_text, confirm_missing = confirm_report.section(confirm.round_for(preset.name), base, root, full)
   round2_text, round2_missing = round2_report.section(confirm.round2_for(preset.name), base, root, full)
+  study_text, study_missing = study_like_report.section(study_like.round3_for(preset.name), base, root)
   header = [
     "# Does intrusion cause Mixup's penalty? (generated)",
     "",
@@ -581,7 +584,8 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
     " batch size of the reproduction (Adam 1e-3, batch 128); regimes in `tfmixup/study/regimes.py`.",
     "",
     "Sections 1-5 are the session grid (seeds 0-4): **exploratory** (the regime was chosen on these seeds, and"
-    " nothing there is corrected for multiplicity). The preregistered confirmatory rounds are sections 0 and 0b.",
+    " nothing there is corrected for multiplicity). The preregistered confirmatory rounds are sections 0 and 0b;"
+    " section 0c (round 3, planned before its runs) is exploratory.",
     "",
     f"- The regime closest to the study's ERM test accuracies (mean |ours − study's| over MNIST, {{6,8,9}},"
     f" {{1,4,7}}, as many as the regime has, pp): **{closest}** ("
@@ -597,7 +601,9 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
     header += [f"**Incomplete: {len(confirm_missing)} confirmatory runs are not saved** (section 0 says which).", ""]
   if round2_missing:
     header += [f"**Incomplete: {len(round2_missing)} round-2 runs are not saved** (section 0b says which).", ""]
-  sections = [confirm_text, round2_text, sweep_text, causal_text, intrusion_text, swap_text, classes_text]
+  if study_missing:
+    header += [f"**Incomplete: {len(study_missing)} round-3 runs are not saved** (section 0c says which).", ""]
+  sections = [confirm_text, round2_text, study_text, sweep_text, causal_text, intrusion_text, swap_text, classes_text]
   text = "\n".join([*header, *sections])
   with open(os.path.join(root, "science.md"), "w") as f:
     f.write(text)
