@@ -59,17 +59,16 @@ def main(argv: list[str]) -> None:
       chosen = science.choices(preset, base, root)
     else:
       with checkpoints.stop_on_signals():  # SIGINT/SIGTERM: stop after this step, state saved
-        if _ROUND.value == "confirm":
-          confirm.run_confirm(confirm.round_for(preset.name), base, root, shard=shard)
-          chosen = science.choices(preset, base, root)
-        elif _ROUND.value == "confirm2":
-          confirm.run_confirm2(confirm.round2_for(preset.name), base, root, shard=parse_shard(_SHARD.value))
-          chosen = science.choices(preset, base, root)
-        elif _ROUND.value == "study":
-          study_like.run_round3(study_like.round3_for(preset.name), base, root, shard=shard)
-          chosen = science.choices(preset, base, root)
-        else:
+        if _ROUND.value == "sweep":
           chosen = science.run_science(preset, base, root, shard=shard)
+        else:  # a later round: its runs, then the sweep's choices for the report
+          run_round, plan = {
+            "confirm": (confirm.run_confirm, confirm.round_for),
+            "confirm2": (confirm.run_confirm2, confirm.round2_for),
+            "study": (study_like.run_round3, study_like.round3_for),
+          }[_ROUND.value]
+          run_round(plan(preset.name), base, root, shard=shard)
+          chosen = science.choices(preset, base, root)
     commands.write_report_once(
       root, lambda: science_report.write_all(preset, base, root, chosen, command=command), started=start, what="report"
     )

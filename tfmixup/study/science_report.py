@@ -34,7 +34,8 @@ from tfmixup.study import (
   study_like_report,
 )
 from tfmixup.study.regimes import REGIMES, SUBSETS, Preset
-from tfmixup.study.tables import incomplete_note, interval_pp, markdown_table, subset_label
+from tfmixup.study.tables import NOT_RUN, incomplete_note, interval_pp, markdown_table, subset_label
+from tfmixup.study.tables import mean_train_test as _train_test
 
 METHOD_LABELS = {
   "erm": "ERM (without)",
@@ -46,19 +47,10 @@ METHOD_LABELS = {
   "mixup_clean_half": "Mixup + clean half (AdaMixUp's control)",
   "manifold_mixup": "Manifold Mixup",
 }
-NOT_RUN = "not run"
 
 
 def _ratio(i: dict) -> str:
   return f"{i['mean']:.2f} [{i['low']:.2f}, {i['high']:.2f}]"
-
-
-def _acc(runs: Sequence[dict], key: str = "test_accuracy") -> str:
-  return f"{100 * np.mean([r[key] for r in runs]):.2f}"
-
-
-def _train_test(runs: Sequence[dict]) -> str:
-  return f"{_acc(runs, 'train_accuracy')} ({_acc(runs)})"
 
 
 @dataclasses.dataclass
@@ -597,12 +589,13 @@ def write_all(preset: Preset, base: TrainConfig, root: str, chosen: dict, *, com
     "",
   ]
   header += incomplete_note(runs.missing, "cells have unsaved runs", "run the same command again to finish them")
-  if confirm_missing:
-    header += [f"**Incomplete: {len(confirm_missing)} confirmatory runs are not saved** (section 0 says which).", ""]
-  if round2_missing:
-    header += [f"**Incomplete: {len(round2_missing)} round-2 runs are not saved** (section 0b says which).", ""]
-  if study_missing:
-    header += [f"**Incomplete: {len(study_missing)} round-3 runs are not saved** (section 0c says which).", ""]
+  for missing, what, where in (
+    (confirm_missing, "confirmatory", "0"),
+    (round2_missing, "round-2", "0b"),
+    (study_missing, "round-3", "0c"),
+  ):
+    if missing:
+      header += [f"**Incomplete: {len(missing)} {what} runs are not saved** (section {where} says which).", ""]
   sections = [confirm_text, round2_text, study_text, sweep_text, causal_text, intrusion_text, swap_text, classes_text]
   text = "\n".join([*header, *sections])
   with open(os.path.join(root, "science.md"), "w") as f:

@@ -6,7 +6,6 @@ Nothing here is corrected for multiplicity (PLAN.md, round 3).
 """
 
 import dataclasses
-from collections.abc import Sequence
 
 import numpy as np
 
@@ -14,9 +13,8 @@ from tfmixup.config import TrainConfig
 from tfmixup.study import paper, science, statistics
 from tfmixup.study.confirm import TARGETS
 from tfmixup.study.study_like import DATASETS, METHODS, SETTINGS, Setting, StudyRound, cell
-from tfmixup.study.tables import incomplete_note, interval_pp, markdown_table, subset_label
+from tfmixup.study.tables import NOT_RUN, incomplete_note, interval_pp, markdown_table, mean_train_test, subset_label
 
-NOT_RUN = "not run"
 METHOD_ROWS = {"mixup": "Mixup", "erm": "without"}  # the study's row names
 
 
@@ -43,11 +41,6 @@ class StudyRuns:
     return None if m is None or e is None else statistics.per_seed(m, e, "test_accuracy")
 
 
-def _train_test(runs: Sequence[dict]) -> str:
-  train, test = (100 * np.mean([r[k] for r in runs]) for k in ("train_accuracy", "test_accuracy"))
-  return f"{train:.2f} ({test:.2f})"
-
-
 def _with_study(interval: dict, study_pp: float) -> str:
   """An interval in pp, and whether it holds the study's value."""
   inside = 100 * interval["low"] <= study_pp <= 100 * interval["high"]
@@ -66,7 +59,7 @@ def table_rows(runs: StudyRuns) -> list:
     for method in METHODS:
       cells = [runs.cell(setting, name, method) for name in DATASETS]
       rows.append(
-        (f"{METHOD_ROWS[method]}, {setting.label}", [NOT_RUN if c is None else _train_test(c) for c in cells])
+        (f"{METHOD_ROWS[method]}, {setting.label}", [NOT_RUN if c is None else mean_train_test(c) for c in cells])
       )
   for method in METHODS:
     rows.append(
