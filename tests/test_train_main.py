@@ -136,6 +136,7 @@ class BadInputTest(tf.test.TestCase, parameterized.TestCase):
     )
     self.assertOneLineError(proc, r"TF_CONFIG is not valid JSON")
 
+  @pytest.mark.slow
   def test_report_only_without_runs(self):
     out = self.create_tempdir().full_path
     proc = subprocess.run(
